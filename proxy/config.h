@@ -1,0 +1,89 @@
+/* config.h - sluice.conf (INI, parsed by inih) into one immutable struct. */
+#ifndef SLUICE_CONFIG_H
+#define SLUICE_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+/* A numeric socket address as written in the file, plus its printable form. */
+struct config_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char text[64];            /* "127.0.0.1:2525" or "[::1]:2525" */
+};
+
+struct config_listener {
+	char *name;               /* section name, or "listen:N" for a `listen =` line */
+	struct config_addr addr;
+};
+
+struct config_backend {
+	char *host;               /* as written (IP literal or name) */
+	char *port;
+	struct config_addr addr;  /* resolved once at load time */
+};
+
+enum config_xclient { CONFIG_XCLIENT_AUTO = 0, CONFIG_XCLIENT_YES, CONFIG_XCLIENT_NO };
+enum config_bare_newline { CONFIG_BARE_NEWLINE_REJECT = 0, CONFIG_BARE_NEWLINE_NORMALIZE };
+
+/* Every duration is in milliseconds, every size in octets. Defaults in config.c and
+ * in etc/sluice.conf, which must agree. */
+struct config {
+	char *path;
+
+	struct config_listener *listeners;
+	size_t nlisteners;
+	struct config_backend *backends;
+	size_t nbackends;
+
+	char *hostname;                 /* default: gethostname() */
+	unsigned workers;               /* 0 = auto: one per core */
+
+	size_t max_message_size;        /* default 25 MiB */
+	unsigned max_recipients;        /* default 1000; never below 100 (RFC 5321) */
+	unsigned max_connections;       /* default 1000 */
+	unsigned max_connections_per_ip;/* default 20 */
+	unsigned max_errors;            /* protocol errors before 421; default 10 */
+
+	unsigned timeout_command;       /* default 300 s */
+	unsigned timeout_data;          /* silence allowed inside DATA; default 180 s */
+	unsigned min_data_rate;         /* octets/s during DATA/BDAT; default 500; 0 = off */
+	unsigned greet_pause;           /* wait before the banner, to catch early talkers; default 0 */
+
+	enum config_xclient xclient;
+	enum config_bare_newline bare_newline;
+
+	char *spool_dir;                /* default "/var/spool/sluice" */
+	size_t spool_memory;            /* message octets held in memory before spooling; default 128 KiB */
+
+	unsigned backend_timeout_connect;  /* default 30 s */
+	unsigned backend_timeout_command;  /* default 300 s */
+	unsigned backend_timeout_data_end; /* reply to the final dot; default 600 s */
+	unsigned backend_retry;            /* a down backend is skipped this long; default 10 s */
+	unsigned backend_probe_interval;   /* capability refresh; default 60 s */
+
+	unsigned shutdown_timeout;      /* SIGTERM: bound for sessions to finish; default 30 s */
+
+	int log_level;                  /* enum log_level; default info */
+};
+
+/* Parse the file at path. Each problem is printed to errs as "path:line: message"
+ * (line 0 when it concerns the whole file). Returns the number of errors; on zero
+ * errors *cfg_r holds a fully defaulted config the caller owns (config_free), else
+ * *cfg_r is NULL. Blocking (resolves backend names); call before threads start. */
+int config_load(const char *path, FILE *errs, struct config **cfg_r);
+
+/* Same, from a string (used by tests); path is used only in messages. */
+int config_load_string(const char *text, const char *path, FILE *errs, struct config **cfg_r);
+
+void config_free(struct config **cfg);
+
+/* Parse "ADDR:PORT", "[V6]:PORT" or "HOST:PORT" (host only when allow_names).
+ * Returns 0 and fills addr_r, or -1 and a static message in *err_r. */
+int config_parse_addr(const char *s, int allow_names, struct config_addr *addr_r, const char **err_r);
+
+/* Format a sockaddr as "ip:port" / "[ip6]:port". */
+void config_addr_format(const struct sockaddr *sa, char *buf, size_t len);
+
+#endif
