@@ -12,8 +12,10 @@ struct dns_query;
 /* Options; NULL/0 fields mean defaults. */
 struct dns_options {
 	const char *const *forwarders;  /* "ADDR" or "ADDR@PORT" strings, NULL-terminated; NULL = /etc/resolv.conf */
-	const char *local_data_file;    /* zone-file syntax records served first; NULL = none */
-	unsigned timeout_ms;            /* per lookup, default 5000 */
+	const char *local_data_file;    /* zone-file syntax records served first, one per line,
+	                                 * ';' or '#' comment lines; NULL = none */
+	unsigned timeout_ms;            /* per lookup (a dns_client_name call, PTR and address
+	                                 * steps together), default 5000 */
 };
 
 /* Creates the unbound context and registers its fd with base. Returns NULL and logs

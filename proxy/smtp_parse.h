@@ -54,7 +54,12 @@ struct smtp_cmd {
 
 /* line excludes the CRLF. Verbs match case-insensitively; a verb is followed by
  * end-of-line or a space. Any byte < 0x20 or 0x7f rejects with SMTP_ERR_BAD_CHAR
- * (8-bit bytes are allowed: SMTPUTF8 addresses are judged by the path parser). */
+ * (8-bit bytes are allowed: SMTPUTF8 addresses are judged by the path parser).
+ * TAB is a control byte too: RFC 5321 separates with SP only.
+ * A line of spaces only is SMTP_ERR_EMPTY; a line starting with a space is
+ * SMTP_ERR_SYNTAX. A verb not in the table is SMTP_OK with SMTP_VERB_UNKNOWN
+ * ("MAILX" is unknown). The length limit is the caller's. On error cmd_r is
+ * zeroed with verb_text and arg set to "" (never NULL). */
 enum smtp_err smtp_cmd_parse(const char *line, size_t len, struct smtp_cmd *cmd_r);
 
 /* ESMTP parameters of MAIL and RCPT (RFC 5321 4.1.2 esmtp-param). */
@@ -95,7 +100,20 @@ struct smtp_path {
  * Checks path syntax and length, known parameters' values, duplicates and the
  * parameter count. Which parameters belong to which verb: SIZE BODY SMTPUTF8 RET
  * ENVID AUTH for MAIL; NOTIFY ORCPT for RCPT; anything else is
- * SMTP_ERR_UNKNOWN_PARAM. The null path is valid only for MAIL. */
+ * SMTP_ERR_UNKNOWN_PARAM. The null path is valid only for MAIL.
+ *
+ * "FROM:"/"TO:" match case-insensitively and may be followed by spaces; no
+ * "FROM:"/"TO:" -> SMTP_ERR_SYNTAX; a missing or malformed <path>, a bad mailbox
+ * or malformed UTF-8 in it -> SMTP_ERR_BAD_ADDRESS; local part > 64, domain > 255
+ * or path > 256 octets (with <> and any source route) -> SMTP_ERR_PATH_TOO_LONG;
+ * control bytes -> SMTP_ERR_BAD_CHAR; text glued to '>' or a malformed keyword ->
+ * SMTP_ERR_SYNTAX. Parameters are counted before any is judged, so more than
+ * SMTP_PARAMS_MAX gives SMTP_ERR_TOO_MANY_PARAMS. BODY=BINARYMIME is
+ * SMTP_ERR_UNKNOWN_PARAM (not offered).
+ * On SMTP_ERR_UNKNOWN_PARAM, SMTP_ERR_DUP_PARAM and SMTP_ERR_BAD_PARAM_VALUE the
+ * offending parameter is the last entry, params[nparams - 1] (its key for
+ * "555 5.5.4 Unsupported option: KEY"); its id is SMTP_PARAM_OTHER when the key
+ * is unknown or belongs to the other verb. */
 enum smtp_err smtp_path_parse(enum smtp_path_kind kind, const char *arg, size_t len,
                               struct smtp_path *path_r);
 
@@ -108,7 +126,9 @@ struct smtp_reply_line {
 };
 
 /* Rejects: fewer than 3 digits, first digit not 2-5, second not 0-5, separator not
- * ' ' / '-' / end, control bytes, 8-bit bytes, length over SMTP_REPLY_LINE_MAX-2. */
+ * ' ' / '-' / end, control bytes, 8-bit bytes, length over SMTP_REPLY_LINE_MAX-2.
+ * Errors: SMTP_ERR_EMPTY for an empty line, SMTP_ERR_BAD_CHAR for control or
+ * 8-bit bytes, SMTP_ERR_SYNTAX for the rest. */
 enum smtp_err smtp_reply_line_parse(const char *line, size_t len, struct smtp_reply_line *r);
 
 /* Enhanced status code at the start of reply text ("5.7.1 ..."), RFC 3463.
@@ -151,10 +171,10 @@ void smtp_caps_init(struct smtp_caps *caps);
 void smtp_caps_add_line(struct smtp_caps *caps, const char *text, size_t len);
 
 /* xtext (RFC 3461 4): '+', '=', and bytes outside 0x21..0x7e become "+XX".
- * Writes at most dstlen-1 bytes and a NUL; returns the full encoded length (so a
- * result >= dstlen means truncation). */
+ * Writes at most dstlen-1 bytes and a NUL (never half of a "+XX"); returns the
+ * full encoded length (so a result >= dstlen means truncation). */
 size_t smtp_xtext_encode(char *dst, size_t dstlen, const char *src, size_t srclen);
-/* Validates xtext syntax; returns 1 when valid. */
+/* Validates xtext syntax; returns 1 when valid ("" is valid xtext). */
 int smtp_xtext_valid(const char *s, size_t len);
 
 /* Domain or address literal as in HELO/EHLO (RFC 5321 4.1.1.1), lenient as MTAs

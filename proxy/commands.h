@@ -1,0 +1,15 @@
+/* commands.h - the SMTP command table: per verb, where it is allowed, its checks,
+ * its filter phase and how it proceeds. */
+#ifndef SLUICE_COMMANDS_H
+#define SLUICE_COMMANDS_H
+
+struct session;
+
+/* Handle s->line (s->line_len octets, CRLF removed). The handler replies, or goes
+ * asynchronous (state S_BUSY) and calls session_done() when finished. */
+void commands_dispatch(struct session *s);
+
+/* A BDAT chunk has been read completely. */
+void commands_bdat_chunk_done(struct session *s);
+
+#endif

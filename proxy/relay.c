@@ -1,0 +1,770 @@
+/* relay.c - the backend leg: connect with failover, XCLIENT, EHLO, command relay,
+ * DATA streaming from the spool, and mapping of every failure to a 4xx. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "backend.h"
+#include "config.h"
+#include "log.h"
+#include "relay.h"
+#include "smtp_data.h"
+#include "spool.h"
+#include "util.h"
+
+#define RELAY_REPLY_MAX 4096          /* all lines of one reply */
+#define RELAY_LINE_MAX 2048           /* tolerated reply line (RFC: 512) */
+#define RELAY_OUT_HIGH (256 * 1024)   /* stop pumping the body above this */
+#define RELAY_OUT_LOW (64 * 1024)
+#define RELAY_CHUNK (64 * 1024)
+#define RELAY_XCLIENT_LINES 4
+
+enum relay_state {
+	R_CLOSED, R_CONNECTING, R_GREETING, R_EHLO, R_HELO, R_XCLIENT, R_EHLO2,
+	R_READY, R_COMMAND, R_DATA_CMD, R_DATA_BODY, R_DATA_END,
+};
+
+static const char *const state_names[] = {
+	"closed", "connecting", "greeting", "ehlo", "helo", "xclient", "ehlo2",
+	"ready", "command", "data-cmd", "data-body", "data-end",
+};
+
+static const char REPLY_UNAVAILABLE[] = "451 4.4.1 Error: backend MTA unavailable, try again later\r\n";
+static const char REPLY_LOST[] = "451 4.4.2 Error: lost connection with backend MTA\r\n";
+static const char REPLY_NO_FINAL[] = "451 4.4.2 Error: no reply from backend MTA; message not accepted\r\n";
+static const char REPLY_UNEXPECTED[] = "451 4.4.0 Error: unexpected reply from backend MTA\r\n";
+static const char REPLY_LOCAL[] = "451 4.3.0 Error: local error in processing\r\n";
+
+struct relay {
+	struct event_base *base;
+	struct backend_pool *pool;
+	const struct config *cfg;
+	char sid[32];
+
+	struct bufferevent *bev;
+	enum relay_state state;
+	int bidx;                 /* backend in use, -1 none */
+	size_t next_try;          /* next backend index to try while opening */
+	int probe;                /* opened without identity: no XCLIENT */
+	int probe_only;           /* one given backend, no failover */
+
+	relay_cb *cb;
+	void *cb_arg;
+	struct event *done_ev;    /* delivers the result on the next loop pass */
+	struct relay_reply result;
+
+	/* the reply being read, and the one being delivered */
+	char rbuf[RELAY_REPLY_MAX];
+	char resbuf[RELAY_REPLY_MAX];
+	unsigned gen;             /* bumped whenever the connection is closed */
+	size_t rlen;
+	int rcode;
+
+	struct smtp_caps caps;
+	char name[80];
+
+	/* XCLIENT lines still to send */
+	char *xclient[RELAY_XCLIENT_LINES];
+	size_t nxclient, ixclient;
+
+	/* who the client is, for XCLIENT (owned copies) */
+	struct relay_identity id;
+	char *id_helo, *id_name, *id_addr, *id_login;
+
+	/* DATA streaming */
+	char *prefix;
+	size_t prefix_len;
+	struct spool *sp;
+	uint64_t sp_off;
+	struct smtp_stuff stuff;
+	char *chunk;
+};
+
+static void relay_read_cb(struct bufferevent *bev, void *arg);
+static void relay_write_cb(struct bufferevent *bev, void *arg);
+static void relay_event_cb(struct bufferevent *bev, short what, void *arg);
+static void relay_try_next(struct relay *r);
+static int relay_sink(void *arg, const char *buf, size_t len);
+static void relay_id_clear(struct relay *r);
+
+static void
+relay_set_state(struct relay *r, enum relay_state st)
+{
+	if (r->state != st)
+		log_debug(r->sid, "relay %s: %s -> %s", r->name, state_names[r->state], state_names[st]);
+	r->state = st;
+}
+
+static void
+relay_done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct relay *r = arg;
+	relay_cb *cb = r->cb;
+
+	(void)fd;
+	(void)what;
+	r->cb = NULL;
+	if (cb != NULL)
+		cb(r->cb_arg, &r->result);
+}
+
+/* Finish the outstanding operation; text is copied. */
+static void
+relay_finish(struct relay *r, int code, int local, const char *text, size_t len)
+{
+	memcpy(r->resbuf, text, len);
+	r->result.code = code;
+	r->result.local = local;
+	r->result.text = r->resbuf;
+	r->result.len = len;
+	event_active(r->done_ev, EV_TIMEOUT, 0);
+}
+
+static void
+relay_finish_local(struct relay *r, const char *reply)
+{
+	relay_finish(r, atoi(reply), 1, reply, strlen(reply));
+}
+
+static void
+relay_close(struct relay *r)
+{
+	if (r->bev != NULL) {
+		bufferevent_free(r->bev);
+		r->bev = NULL;
+		r->gen++;
+	}
+	for (size_t i = 0; i < r->nxclient; i++)
+		free(r->xclient[i]);
+	r->nxclient = r->ixclient = 0;
+	r->sp = NULL;
+	relay_set_state(r, R_CLOSED);
+	r->bidx = -1;
+	xsnprintf(r->name, sizeof(r->name), "-");
+}
+
+static void
+relay_timeouts(struct relay *r, unsigned read_ms)
+{
+	struct timeval tv = { read_ms / 1000, (read_ms % 1000) * 1000 };
+	struct timeval wtv = { r->cfg->backend_timeout_command / 1000,
+	                       (r->cfg->backend_timeout_command % 1000) * 1000 };
+
+	bufferevent_set_timeouts(r->bev, read_ms ? &tv : NULL, &wtv);
+}
+
+static void
+relay_send(struct relay *r, const char *line, size_t len)
+{
+	log_debug(r->sid, "backend %s < %.*s", r->name, (int)len, line);
+	bufferevent_write(r->bev, line, len);
+	bufferevent_write(r->bev, "\r\n", 2);
+}
+
+/* EHLO or HELO with our name. */
+static void
+relay_send_hello(struct relay *r, const char *verb)
+{
+	char line[SMTP_COMMAND_MAX];
+	size_t n = xsnprintf(line, sizeof(line), "%s %s", verb, r->cfg->hostname);
+
+	relay_send(r, line, n);
+}
+
+struct relay *
+relay_new(struct event_base *base, struct backend_pool *pool, const struct config *cfg,
+          const char *sid)
+{
+	struct relay *r = xcalloc(1, sizeof(*r));
+
+	r->base = base;
+	r->pool = pool;
+	r->cfg = cfg;
+	strlcpy_s(r->sid, sid ? sid : "-", sizeof(r->sid));
+	r->bidx = -1;
+	r->done_ev = event_new(base, -1, 0, relay_done_cb, r);
+	if (r->done_ev == NULL)
+		abort();
+	xsnprintf(r->name, sizeof(r->name), "-");
+	return r;
+}
+
+void
+relay_free(struct relay **rp)
+{
+	struct relay *r = *rp;
+
+	if (r == NULL)
+		return;
+	*rp = NULL;
+	if (r->bev != NULL && r->state == R_READY &&
+	    evbuffer_get_length(bufferevent_get_output(r->bev)) == 0) {
+		/* Best effort, never waits: an idle socket's send buffer takes six octets. */
+		evutil_socket_t fd = bufferevent_getfd(r->bev);
+		if (send(fd, "QUIT\r\n", 6, MSG_NOSIGNAL | MSG_DONTWAIT) == 6)
+			log_debug(r->sid, "backend %s < QUIT", r->name);
+	}
+	relay_close(r);
+	relay_id_clear(r);
+	free(r->prefix);
+	event_free(r->done_ev);
+	free(r->chunk);
+	free(r);
+}
+
+int
+relay_is_open(const struct relay *r)
+{
+	return r->state == R_READY;
+}
+
+const struct smtp_caps *
+relay_caps(const struct relay *r)
+{
+	return &r->caps;
+}
+
+const char *
+relay_backend_name(const struct relay *r)
+{
+	return r->name;
+}
+
+/* ------------------------------------------------------------ opening */
+
+static void
+relay_connect(struct relay *r, int idx)
+{
+	struct backend *b = &r->pool->backends[idx];
+
+	r->bidx = idx;
+	strlcpy_s(r->name, b->cfg->addr.text, sizeof(r->name));
+	r->bev = bufferevent_socket_new(r->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (r->bev == NULL)
+		abort();
+	bufferevent_setcb(r->bev, relay_read_cb, relay_write_cb, relay_event_cb, r);
+	/* A pending connect is bounded by the write timeout. */
+	struct timeval tv = { r->cfg->backend_timeout_connect / 1000,
+	                      (r->cfg->backend_timeout_connect % 1000) * 1000 };
+	bufferevent_set_timeouts(r->bev, &tv, &tv);
+	bufferevent_enable(r->bev, EV_READ | EV_WRITE);
+	relay_set_state(r, R_CONNECTING);
+	if (bufferevent_socket_connect(r->bev, (const struct sockaddr *)&b->cfg->addr.ss,
+	                               (int)b->cfg->addr.len) < 0) {
+		backend_mark_down(b, strerror(errno));
+		relay_close(r);
+		relay_try_next(r);
+	}
+}
+
+/* Give up on the current backend (its fault) and try the next one. */
+static void
+relay_backend_failed(struct relay *r, const char *why)
+{
+	if (r->bidx >= 0)
+		backend_mark_down(&r->pool->backends[r->bidx], why);
+	relay_close(r);
+	relay_try_next(r);
+}
+
+static void
+relay_try_next(struct relay *r)
+{
+	int idx;
+
+	if (r->probe_only) {
+		relay_finish_local(r, REPLY_UNAVAILABLE);
+		return;
+	}
+	idx = backend_pool_next(r->pool, r->next_try);
+
+	if (idx < 0) {
+		log_warning(r->sid, "no backend MTA available");
+		relay_finish_local(r, REPLY_UNAVAILABLE);
+		return;
+	}
+	r->next_try = (size_t)idx + 1;
+	relay_connect(r, idx);
+}
+
+static void
+xclient_add(struct relay *r, char *line, size_t *len, const char *tok)
+{
+	size_t tlen = strlen(tok);
+
+	if (tlen + 9 > SMTP_COMMAND_MAX - 2)
+		return;   /* cannot fit even alone; xtext keeps this from happening */
+	if (*len + 1 + tlen > SMTP_COMMAND_MAX - 2) {
+		if (r->nxclient < RELAY_XCLIENT_LINES)
+			r->xclient[r->nxclient++] = xstrndup(line, *len);
+		*len = xsnprintf(line, SMTP_COMMAND_MAX, "XCLIENT");
+	}
+	*len += xsnprintf(line + *len, SMTP_COMMAND_MAX - *len, " %s", tok);
+}
+
+/* Build the XCLIENT lines: NAME ADDR PORT PROTO HELO LOGIN, only attributes the
+ * backend announced, values in xtext, each line under 512 octets. */
+static void
+relay_build_xclient(struct relay *r, const struct relay_identity *id)
+{
+	static const struct { unsigned bit; const char *key; } order[] = {
+		{ SMTP_XCLIENT_NAME, "NAME" }, { SMTP_XCLIENT_ADDR, "ADDR" },
+		{ SMTP_XCLIENT_PORT, "PORT" }, { SMTP_XCLIENT_PROTO, "PROTO" },
+		{ SMTP_XCLIENT_HELO, "HELO" }, { SMTP_XCLIENT_LOGIN, "LOGIN" },
+	};
+	char line[SMTP_COMMAND_MAX], tok[SMTP_COMMAND_MAX], val[SMTP_COMMAND_MAX];
+	size_t len = xsnprintf(line, sizeof(line), "XCLIENT");
+	unsigned attrs = r->caps.xclient_attrs;
+
+	for (size_t i = 0; i < ARRAY_LEN(order); i++) {
+		if (!(attrs & order[i].bit))
+			continue;
+		const char *v = NULL;
+		char num[16];
+		switch (order[i].bit) {
+		case SMTP_XCLIENT_NAME: v = id->name; break;
+		case SMTP_XCLIENT_ADDR:
+			xsnprintf(val, sizeof(val), "%s%s", id->ipv6 ? "IPV6:" : "", id->addr);
+			v = val;
+			break;
+		case SMTP_XCLIENT_PORT: xsnprintf(num, sizeof(num), "%u", id->port); v = num; break;
+		case SMTP_XCLIENT_PROTO: v = id->esmtp ? "ESMTP" : "SMTP"; break;
+		case SMTP_XCLIENT_HELO: v = id->helo; break;
+		case SMTP_XCLIENT_LOGIN: v = id->login; break;
+		}
+		if (v == NULL || *v == '\0')
+			continue;
+		if (v != val) {
+			if (smtp_xtext_encode(val, sizeof(val), v, strlen(v)) >= sizeof(val))
+				continue;
+		}
+		xsnprintf(tok, sizeof(tok), "%s=%s", order[i].key, val);
+		xclient_add(r, line, &len, tok);
+	}
+	if (len > strlen("XCLIENT") && r->nxclient < RELAY_XCLIENT_LINES)
+		r->xclient[r->nxclient++] = xstrndup(line, len);
+}
+
+static int
+relay_wants_xclient(const struct relay *r)
+{
+	if (r->probe || r->cfg->xclient == CONFIG_XCLIENT_NO)
+		return 0;
+	return 1;
+}
+
+static void
+relay_id_clear(struct relay *r)
+{
+	free(r->id_helo);
+	free(r->id_name);
+	free(r->id_addr);
+	free(r->id_login);
+	r->id_helo = r->id_name = r->id_addr = r->id_login = NULL;
+}
+
+static char *
+dup_or_null(const char *s)
+{
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
+void
+relay_open(struct relay *r, const struct relay_identity *id, relay_cb *cb, void *arg)
+{
+	r->cb = cb;
+	r->cb_arg = arg;
+	r->probe = id == NULL;
+	r->probe_only = 0;
+	r->next_try = 0;
+	relay_close(r);
+	relay_id_clear(r);
+	if (id != NULL) {
+		r->id = *id;
+		r->id.helo = r->id_helo = dup_or_null(id->helo);
+		r->id.name = r->id_name = dup_or_null(id->name);
+		r->id.addr = r->id_addr = dup_or_null(id->addr);
+		r->id.login = r->id_login = dup_or_null(id->login);
+	}
+	relay_try_next(r);
+}
+
+void
+relay_probe(struct relay *r, size_t idx, relay_cb *cb, void *arg)
+{
+	r->cb = cb;
+	r->cb_arg = arg;
+	r->probe = 1;
+	r->probe_only = 1;
+	relay_close(r);
+	relay_id_clear(r);
+	relay_connect(r, (int)idx);
+}
+
+static void
+relay_opened(struct relay *r)
+{
+	backend_mark_up(&r->pool->backends[r->bidx]);
+	backend_set_caps(&r->pool->backends[r->bidx], &r->caps);
+	relay_set_state(r, R_READY);
+	relay_timeouts(r, 0);
+	relay_finish(r, 250, 0, "250 ok\r\n", 8);
+}
+
+static void
+relay_ehlo_done(struct relay *r, int second)
+{
+	/* Capabilities: every line after the first. */
+	const char *p = r->rbuf, *end = r->rbuf + r->rlen;
+	int first = 1;
+
+	smtp_caps_init(&r->caps);
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t ll = (size_t)(nl - p);
+		if (ll > 0 && p[ll - 1] == '\r')
+			ll--;
+		if (!first && ll > 4)
+			smtp_caps_add_line(&r->caps, p + 4, ll - 4);
+		first = 0;
+		p = nl + 1;
+	}
+	if (second || !relay_wants_xclient(r)) {
+		relay_opened(r);
+		return;
+	}
+	if (!(r->caps.caps & SMTP_CAP_XCLIENT)) {
+		if (r->cfg->xclient == CONFIG_XCLIENT_YES) {
+			relay_backend_failed(r, "does not offer XCLIENT (xclient = yes)");
+			return;
+		}
+		relay_opened(r);
+		return;
+	}
+	relay_build_xclient(r, &r->id);
+	if (r->nxclient == 0) {
+		relay_opened(r);
+		return;
+	}
+	relay_set_state(r, R_XCLIENT);
+	r->ixclient = 0;
+	relay_send(r, r->xclient[0], strlen(r->xclient[0]));
+}
+
+/* ------------------------------------------------------------ replies */
+
+static void
+relay_on_reply(struct relay *r)
+{
+	char why[160];
+	int code = r->rcode, cls = code / 100;
+
+	log_debug(r->sid, "backend %s > %.*s", r->name,
+	          (int)(r->rlen >= 2 ? r->rlen - 2 : r->rlen), r->rbuf);
+	switch (r->state) {
+	case R_GREETING:
+		if (cls == 2) {
+			relay_set_state(r, R_EHLO);
+			relay_send_hello(r, "EHLO");
+		} else {
+			xsnprintf(why, sizeof(why), "greeted with %.*s", (int)strcspn(r->rbuf, "\r\n"), r->rbuf);
+			relay_backend_failed(r, why);
+		}
+		break;
+	case R_EHLO:
+		if (cls == 2)
+			relay_ehlo_done(r, 0);
+		else if (cls == 5) {
+			relay_set_state(r, R_HELO);
+			relay_send_hello(r, "HELO");
+		} else {
+			xsnprintf(why, sizeof(why), "refused EHLO: %.*s", (int)strcspn(r->rbuf, "\r\n"), r->rbuf);
+			relay_backend_failed(r, why);
+		}
+		break;
+	case R_HELO:
+		if (cls == 2) {
+			smtp_caps_init(&r->caps);
+			if (relay_wants_xclient(r) && r->cfg->xclient == CONFIG_XCLIENT_YES)
+				relay_backend_failed(r, "does not offer XCLIENT (xclient = yes)");
+			else
+				relay_opened(r);
+		} else {
+			xsnprintf(why, sizeof(why), "refused HELO: %.*s", (int)strcspn(r->rbuf, "\r\n"), r->rbuf);
+			relay_backend_failed(r, why);
+		}
+		break;
+	case R_XCLIENT:
+		if (cls != 2) {
+			/* Fail closed: without XCLIENT the backend would take sluice's address
+			 * for the client's (an open relay when it trusts sluice). */
+			xsnprintf(why, sizeof(why), "refused XCLIENT (is sluice in smtpd_authorized_xclient_hosts?): %.*s",
+			          (int)strcspn(r->rbuf, "\r\n"), r->rbuf);
+			log_error(r->sid, "backend %s %s", r->name, why);
+			relay_backend_failed(r, why);
+		} else if (++r->ixclient < r->nxclient) {
+			relay_send(r, r->xclient[r->ixclient], strlen(r->xclient[r->ixclient]));
+		} else {
+			relay_set_state(r, R_EHLO2);
+			relay_send_hello(r, "EHLO");
+		}
+		break;
+	case R_EHLO2:
+		if (cls == 2)
+			relay_ehlo_done(r, 1);
+		else {
+			xsnprintf(why, sizeof(why), "refused EHLO after XCLIENT: %.*s",
+			          (int)strcspn(r->rbuf, "\r\n"), r->rbuf);
+			relay_backend_failed(r, why);
+		}
+		break;
+	case R_COMMAND:
+		relay_set_state(r, R_READY);
+		relay_timeouts(r, 0);
+		if (cls == 3) {
+			relay_close(r);
+			relay_finish_local(r, REPLY_UNEXPECTED);
+			break;
+		}
+		relay_finish(r, code, 0, r->rbuf, r->rlen);
+		if (code == 421)
+			relay_close(r);
+		break;
+	case R_DATA_CMD:
+		if (code == 354) {
+			relay_set_state(r, R_DATA_BODY);
+			smtp_stuff_feed(&r->stuff, r->prefix, r->prefix_len, relay_sink,
+			                bufferevent_get_output(r->bev));
+			relay_write_cb(r->bev, r);
+		} else if (cls == 4 || cls == 5) {
+			relay_set_state(r, R_READY);
+			relay_timeouts(r, 0);
+			relay_finish(r, code, 0, r->rbuf, r->rlen);
+		} else {
+			relay_close(r);
+			relay_finish_local(r, REPLY_UNEXPECTED);
+		}
+		break;
+	case R_DATA_BODY:
+		/* An early reply while we still send: the backend gave up on the message. */
+		relay_close(r);
+		if (cls == 4 || cls == 5)
+			relay_finish(r, code, 0, r->rbuf, r->rlen);
+		else
+			relay_finish_local(r, REPLY_UNEXPECTED);
+		break;
+	case R_DATA_END:
+		relay_set_state(r, R_READY);
+		relay_timeouts(r, 0);
+		if (cls == 3) {
+			relay_close(r);
+			relay_finish_local(r, REPLY_UNEXPECTED);
+			break;
+		}
+		relay_finish(r, code, 0, r->rbuf, r->rlen);
+		if (code == 421)
+			relay_close(r);
+		break;
+	case R_READY:
+		/* Unsolicited, e.g. "421 timeout" from an idle backend: stop using it. */
+		log_info(r->sid, "backend %s said, unasked: %.*s", r->name,
+		         (int)strcspn(r->rbuf, "\r\n"), r->rbuf);
+		relay_close(r);
+		break;
+	default:
+		break;
+	}
+}
+
+/* The connection broke (EOF, error, timeout, malformed reply) in the current state. */
+static void
+relay_on_failure(struct relay *r, const char *why)
+{
+	switch (r->state) {
+	case R_CONNECTING: case R_GREETING: case R_EHLO: case R_HELO: case R_XCLIENT: case R_EHLO2:
+		relay_backend_failed(r, why);
+		break;
+	case R_COMMAND: case R_DATA_CMD: case R_DATA_BODY:
+		log_warning(r->sid, "backend %s: %s", r->name, why);
+		relay_close(r);
+		relay_finish_local(r, REPLY_LOST);
+		break;
+	case R_DATA_END:
+		log_warning(r->sid, "backend %s: %s after the final dot; message not accepted", r->name, why);
+		relay_close(r);
+		relay_finish_local(r, REPLY_NO_FINAL);
+		break;
+	default:
+		log_debug(r->sid, "backend %s: %s while idle", r->name, why);
+		relay_close(r);
+		break;
+	}
+}
+
+static void
+relay_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct relay *r = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	unsigned gen = r->gen;
+
+	while (r->gen == gen && r->bev != NULL) {
+		size_t eol_len = 0;
+		struct evbuffer_ptr p = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF);
+		if (p.pos < 0) {
+			if (evbuffer_get_length(in) > RELAY_LINE_MAX)
+				relay_on_failure(r, "reply line too long");
+			return;
+		}
+		size_t ll = (size_t)p.pos;
+		if (ll > RELAY_LINE_MAX) {
+			relay_on_failure(r, "reply line too long");
+			return;
+		}
+		char line[RELAY_LINE_MAX + 2];
+		evbuffer_remove(in, line, ll);
+		evbuffer_drain(in, eol_len);
+		struct smtp_reply_line rl;
+		if (smtp_reply_line_parse(line, ll, &rl) != SMTP_OK ||
+		    (r->rlen > 0 && rl.code != r->rcode) || r->rlen + ll + 2 > RELAY_REPLY_MAX) {
+			log_warning(r->sid, "backend %s: malformed reply line: %.*s", r->name,
+			            (int)(ll > 100 ? 100 : ll), line);
+			r->rlen = 0;
+			if (r->state == R_DATA_END || r->state == R_COMMAND || r->state == R_DATA_CMD ||
+			    r->state == R_DATA_BODY) {
+				relay_close(r);
+				relay_finish_local(r, REPLY_UNEXPECTED);
+			} else {
+				relay_on_failure(r, "malformed reply");
+			}
+			return;
+		}
+		if (r->state == R_CONNECTING)
+			relay_set_state(r, R_GREETING);
+		r->rcode = rl.code;
+		memcpy(r->rbuf + r->rlen, line, ll);
+		r->rlen += ll;
+		memcpy(r->rbuf + r->rlen, "\r\n", 2);
+		r->rlen += 2;
+		if (rl.last) {
+			relay_on_reply(r);
+			r->rlen = 0;
+		}
+	}
+}
+
+/* Write side: pump the body while below the high mark. */
+static int
+relay_sink(void *arg, const char *buf, size_t len)
+{
+	return evbuffer_add(arg, buf, len);
+}
+
+static void
+relay_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct relay *r = arg;
+	struct evbuffer *out = bufferevent_get_output(bev);
+	uint64_t size;
+
+	if (r->state != R_DATA_BODY || r->sp == NULL)
+		return;
+	size = spool_size(r->sp);
+	while (evbuffer_get_length(out) < RELAY_OUT_HIGH && r->sp_off < size) {
+		size_t want = size - r->sp_off > RELAY_CHUNK ? RELAY_CHUNK : (size_t)(size - r->sp_off);
+		const char *mem;
+		size_t mlen;
+		ssize_t got;
+
+		if ((mem = spool_memory(r->sp, &mlen)) != NULL) {
+			got = (ssize_t)want;
+			smtp_stuff_feed(&r->stuff, mem + r->sp_off, want, relay_sink, out);
+		} else {
+			if (r->chunk == NULL)
+				r->chunk = xmalloc(RELAY_CHUNK);
+			got = spool_read(r->sp, r->sp_off, r->chunk, want);
+			if (got <= 0) {
+				log_error(r->sid, "cannot read spooled message: %s", strerror(errno));
+				relay_close(r);
+				relay_finish_local(r, REPLY_LOCAL);
+				return;
+			}
+			smtp_stuff_feed(&r->stuff, r->chunk, (size_t)got, relay_sink, out);
+		}
+		r->sp_off += (uint64_t)got;
+	}
+	if (r->sp_off < size) {
+		bufferevent_setwatermark(bev, EV_WRITE, RELAY_OUT_LOW, 0);
+		return;
+	}
+	smtp_stuff_end(&r->stuff, relay_sink, out);
+	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+	log_debug(r->sid, "backend %s < (%llu octets of message) .", r->name, (unsigned long long)size);
+	r->sp = NULL;
+	relay_set_state(r, R_DATA_END);
+	relay_timeouts(r, r->cfg->backend_timeout_data_end);
+}
+
+static void
+relay_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct relay *r = arg;
+	char why[128];
+
+	(void)bev;
+	if (what & BEV_EVENT_CONNECTED) {
+		relay_set_state(r, R_GREETING);
+		relay_timeouts(r, r->cfg->backend_timeout_command);
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT)
+		xsnprintf(why, sizeof(why), "timeout (%s)", state_names[r->state]);
+	else if (what & BEV_EVENT_EOF)
+		xsnprintf(why, sizeof(why), "connection closed (%s)", state_names[r->state]);
+	else
+		xsnprintf(why, sizeof(why), "%s (%s)",
+		          evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()), state_names[r->state]);
+	relay_on_failure(r, why);
+}
+
+/* ------------------------------------------------------------ operations */
+
+void
+relay_command(struct relay *r, const char *line, size_t len, relay_cb *cb, void *arg)
+{
+	r->cb = cb;
+	r->cb_arg = arg;
+	if (r->state != R_READY) {
+		relay_finish_local(r, REPLY_LOST);
+		return;
+	}
+	relay_set_state(r, R_COMMAND);
+	relay_timeouts(r, r->cfg->backend_timeout_command);
+	relay_send(r, line, len);
+}
+
+void
+relay_data(struct relay *r, const char *prefix, size_t prefix_len, struct spool *sp,
+           relay_cb *cb, void *arg)
+{
+	r->cb = cb;
+	r->cb_arg = arg;
+	if (r->state != R_READY) {
+		relay_finish_local(r, REPLY_LOST);
+		return;
+	}
+	r->sp = sp;
+	r->sp_off = 0;
+	smtp_stuff_init(&r->stuff);
+	relay_set_state(r, R_DATA_CMD);
+	relay_timeouts(r, r->cfg->backend_timeout_command);
+	free(r->prefix);
+	r->prefix = xstrndup(prefix, prefix_len);
+	r->prefix_len = prefix_len;
+	relay_send(r, "DATA", 4);
+}

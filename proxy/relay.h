@@ -1,0 +1,74 @@
+/* relay.h - the backend leg: one SMTP client connection to a backend MTA.
+ *
+ * All calls run on the loop thread that owns the relay. At most one operation is
+ * outstanding at a time; its callback runs exactly once, on the loop, never from
+ * inside the call that started it, unless the relay is freed first (then never). */
+#ifndef SLUICE_RELAY_H
+#define SLUICE_RELAY_H
+
+#include <stddef.h>
+
+#include "smtp_parse.h"
+
+struct backend_pool;
+struct config;
+struct event_base;
+struct spool;
+
+/* What the client should be told. For backend replies, text is the backend's reply
+ * verbatim (all lines, each ending in CRLF). When sluice itself failed to get a
+ * usable reply (connect failure, timeout, close, malformed reply), local is set and
+ * text is sluice's own reply from doc/replies.md. */
+struct relay_reply {
+	int code;
+	int local;
+	const char *text;
+	size_t len;
+};
+
+typedef void relay_cb(void *arg, const struct relay_reply *reply);
+
+/* Who the client is, for XCLIENT. Strings are copied by relay_open. */
+struct relay_identity {
+	const char *helo;         /* client's HELO/EHLO argument */
+	const char *name;         /* verified client name, "[UNAVAILABLE]" or "[TEMPUNAVAIL]" */
+	const char *addr;         /* client IP address text */
+	int ipv6;
+	unsigned port;
+	int esmtp;                /* client said EHLO */
+	const char *login;        /* authenticated user or NULL */
+};
+
+struct relay *relay_new(struct event_base *base, struct backend_pool *pool,
+                        const struct config *cfg, const char *sid);
+
+/* Send QUIT when idle (best effort, never waits) and close. NULLs *r. */
+void relay_free(struct relay **r);
+
+/* Connect to the first usable backend (in configured order, skipping those marked
+ * down, marking down those that fail), read the greeting, EHLO, XCLIENT when
+ * configured and offered, EHLO again. Success: code 250. Failure: local 451 4.4.1.
+ * id may be NULL (capability probe: no XCLIENT). */
+void relay_open(struct relay *r, const struct relay_identity *id, relay_cb *cb, void *arg);
+
+/* Capability probe of one given backend, down or not: connect, EHLO (its
+ * capabilities are recorded in the pool), then code 250; the backend is marked up
+ * or down by the outcome. Free the relay afterwards (that sends QUIT). */
+void relay_probe(struct relay *r, size_t idx, relay_cb *cb, void *arg);
+
+/* Send one command line (without CRLF) and deliver its reply. */
+void relay_command(struct relay *r, const char *line, size_t len, relay_cb *cb, void *arg);
+
+/* DATA; on 354 the prefix (trace header, CRLF-terminated) and the spool's content,
+ * dot-stuffed, then ".". Delivers the reply to the final dot, or the reply to DATA
+ * if that was not 354. */
+void relay_data(struct relay *r, const char *prefix, size_t prefix_len, struct spool *sp,
+                relay_cb *cb, void *arg);
+
+int relay_is_open(const struct relay *r);
+/* The backend's capabilities as learned by the last EHLO of this connection. */
+const struct smtp_caps *relay_caps(const struct relay *r);
+/* "host:port" of the connected backend, or "-". */
+const char *relay_backend_name(const struct relay *r);
+
+#endif

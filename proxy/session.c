@@ -1,0 +1,619 @@
+/* session.c - the client connection: lifecycle, input framing, timers, replies,
+ * message content, and the end-of-message handoff to the relay. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "chain.h"
+#include "commands.h"
+#include "config.h"
+#include "listener.h"
+#include "log.h"
+#include "relay.h"
+#include "session.h"
+#include "spool.h"
+#include "util.h"
+#include "worker.h"
+
+#define SESSION_INPUT_HIGH (64 * 1024)    /* read backpressure */
+#define SESSION_CLOSE_TIMEOUT_MS 10000    /* flushing the last reply */
+
+static const char *const state_names[S_STATE_COUNT] = {
+	"greeting", "command", "busy", "data", "bdat", "closing",
+};
+
+static void session_read_cb(struct bufferevent *bev, void *arg);
+static void session_write_cb(struct bufferevent *bev, void *arg);
+static void session_event_cb(struct bufferevent *bev, short what, void *arg);
+static void session_timer_cb(evutil_socket_t fd, short what, void *arg);
+static void session_process(struct session *s);
+static void session_content_input(struct session *s);
+static void session_free(struct session *s);
+
+void
+session_set_state(struct session *s, enum session_state st)
+{
+	if (s->state == st)
+		return;
+	log_debug(s->sid, "state %s -> %s", state_names[s->state], state_names[st]);
+	s->state = st;
+}
+
+static void
+timer_arm(struct session *s, unsigned ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	evtimer_add(s->timer, &tv);
+}
+
+/* ------------------------------------------------------------ replies */
+
+static void
+session_vreply(struct session *s, const char *fmt, va_list ap)
+{
+	char line[SMTP_REPLY_LINE_MAX];
+	size_t n;
+	int r = vsnprintf(line, sizeof(line) - 2, fmt, ap);
+
+	if (r < 0)
+		return;
+	n = (size_t)r >= sizeof(line) - 2 ? sizeof(line) - 3 : (size_t)r;
+	log_debug(s->sid, "client < %.*s", (int)n, line);
+	line[n++] = '\r';
+	line[n++] = '\n';
+	bufferevent_write(s->bev, line, n);
+}
+
+void
+session_reply(struct session *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	session_vreply(s, fmt, ap);
+	va_end(ap);
+}
+
+void
+session_reply_raw(struct session *s, const char *text, size_t len)
+{
+	log_debug(s->sid, "client < %.*s", (int)(len >= 2 ? len - 2 : len), text);
+	bufferevent_write(s->bev, text, len);
+}
+
+static void
+session_vclose(struct session *s, const char *fmt, va_list ap)
+{
+	if (s->state == S_CLOSING)
+		return;
+	if (fmt != NULL)
+		session_vreply(s, fmt, ap);
+	session_set_state(s, S_CLOSING);
+	bufferevent_disable(s->bev, EV_READ);
+	evtimer_del(s->timer);
+	timer_arm(s, SESSION_CLOSE_TIMEOUT_MS);
+	/* The write callback frees the session once the output is flushed. */
+	bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
+	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+		session_write_cb(s->bev, s);
+}
+
+void
+session_close(struct session *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	session_vclose(s, fmt, ap);
+	va_end(ap);
+}
+
+void
+session_error(struct session *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	session_vreply(s, fmt, ap);
+	va_end(ap);
+	if (++s->errors >= s->cfg->max_errors) {
+		log_info(s->sid, "too many errors (%u) from [%s]", s->errors, s->addr);
+		session_close(s, "421 4.7.0 %s Error: too many errors", s->cfg->hostname);
+	}
+}
+
+/* ------------------------------------------------------------ transactions */
+
+struct transaction *
+session_tx_new(struct session *s, const char *sender, size_t len)
+{
+	struct transaction *tx = xcalloc(1, sizeof(*tx));
+
+	tx->serial = ++s->nserial;
+	xsnprintf(tx->id, sizeof(tx->id), "%s.%u", s->sid, tx->serial);
+	tx->sender = xstrndup(sender, len);
+	tx->start_ms = now_ms();
+	s->tx = tx;
+	return tx;
+}
+
+void
+session_tx_add_rcpt(struct session *s, const char *rcpt, size_t len)
+{
+	struct transaction *tx = s->tx;
+
+	if (tx->nrcpts == tx->rcpt_cap) {
+		tx->rcpt_cap = tx->rcpt_cap ? tx->rcpt_cap * 2 : 4;
+		tx->rcpts = xrealloc(tx->rcpts, tx->rcpt_cap * sizeof(*tx->rcpts));
+	}
+	tx->rcpts[tx->nrcpts++] = xstrndup(rcpt, len);
+}
+
+void
+session_tx_end(struct session *s)
+{
+	struct transaction *tx = s->tx;
+
+	if (tx == NULL)
+		return;
+	s->tx = NULL;
+	for (size_t i = 0; i < tx->nrcpts; i++)
+		free(tx->rcpts[i]);
+	free(tx->rcpts);
+	free(tx->sender);
+	free(tx);
+	if (s->spool != NULL)
+		spool_reset(s->spool);
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+static void
+session_greet(struct session *s)
+{
+	if (evbuffer_get_length(bufferevent_get_input(s->bev)) > 0) {
+		log_info(s->sid, "client [%s] talked before the greeting", s->addr);
+		session_close(s, "554 5.5.0 Error: SMTP protocol synchronization");
+		return;
+	}
+	session_reply(s, "220 %s ESMTP sluice", s->cfg->hostname);
+	session_set_state(s, S_COMMAND);
+	timer_arm(s, s->cfg->timeout_command);
+}
+
+static void
+session_connect_done(struct session *s, const struct chain_result *res)
+{
+	if (res->verdict == CHAIN_REJECT || res->verdict == CHAIN_TEMPFAIL) {
+		session_close(s, "%s", res->reply ? res->reply :
+		              res->verdict == CHAIN_REJECT ? "554 5.7.1 Access denied"
+		                                            : "421 4.7.0 Try again later");
+		return;
+	}
+	if (s->cfg->greet_pause > 0) {
+		timer_arm(s, s->cfg->greet_pause);
+		return;   /* the timer greets */
+	}
+	session_greet(s);
+}
+
+static void
+session_dns_cb(void *arg, enum dns_status status, const char *name)
+{
+	struct session *s = arg;
+
+	s->dns_pending = 0;
+	s->dnsq = NULL;
+	s->name_status = status;
+	strlcpy_s(s->name, status == DNS_STATUS_OK && name ? name : "unknown", sizeof(s->name));
+	log_info(s->sid, "connect from %s[%s]:%u to %s", s->name, s->addr, s->port, s->listener);
+	chain_run(s, CHAIN_CONNECT, session_connect_done);
+}
+
+void
+session_new(struct worker *w, int fd, const struct sockaddr *sa, socklen_t salen,
+            const char *listener)
+{
+	struct session *s = xcalloc(1, sizeof(*s));
+
+	s->w = w;
+	s->cfg = w->srv->cfg;
+	worker_session_id(w, s->sid, sizeof(s->sid));
+	memcpy(&s->peer, sa, salen);
+	s->peer_len = salen;
+	s->listener = listener;
+	s->start_ms = now_ms();
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+			inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], s->addr, sizeof(s->addr));
+		} else {
+			inet_ntop(AF_INET6, &in6->sin6_addr, s->addr, sizeof(s->addr));
+			s->ipv6 = 1;
+		}
+		s->port = ntohs(in6->sin6_port);
+	} else {
+		const struct sockaddr_in *in4 = (const struct sockaddr_in *)sa;
+		inet_ntop(AF_INET, &in4->sin_addr, s->addr, sizeof(s->addr));
+		s->port = ntohs(in4->sin_port);
+	}
+
+	s->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	s->timer = evtimer_new(w->base, session_timer_cb, s);
+	if (s->bev == NULL || s->timer == NULL)
+		abort();
+	bufferevent_setcb(s->bev, session_read_cb, NULL, session_event_cb, s);
+	bufferevent_setwatermark(s->bev, EV_READ, 0, SESSION_INPUT_HIGH);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	worker_session_add(w, s);
+	s->state = S_GREETING;
+	s->last_read_ms = s->start_ms;
+	/* A greeting deadline too: DNS and connect filters are bounded by it. */
+	timer_arm(s, s->cfg->timeout_command);
+
+	strlcpy_s(s->name, "unknown", sizeof(s->name));
+	if (w->dns != NULL) {
+		s->dns_pending = 1;
+		struct dns_query *q = dns_client_name(w->dns, sa, session_dns_cb, s);
+		if (s->dns_pending)
+			s->dnsq = q;
+	} else {
+		session_dns_cb(s, DNS_STATUS_NONE, NULL);
+	}
+}
+
+static void
+session_free(struct session *s)
+{
+	log_info(s->sid, "disconnect from %s[%s] commands=%u messages=%u errors=%u duration=%llums",
+	         s->name, s->addr, s->ncommands, s->nmessages, s->errors,
+	         (unsigned long long)(now_ms() - s->start_ms));
+	dns_cancel(s->dnsq);
+	relay_free(&s->relay);
+	session_tx_end(s);
+	spool_free(&s->spool);
+	event_free(s->timer);
+	bufferevent_free(s->bev);
+	worker_session_remove(s->w, s);
+	conn_limits_leave(s->w->srv, (const struct sockaddr *)&s->peer);
+	free(s);
+}
+
+void
+session_shutdown(struct session *s)
+{
+	s->shutdown = 1;
+	if (s->state == S_GREETING || (s->state == S_COMMAND && s->tx == NULL))
+		session_close(s, "421 4.3.2 %s Service shutting down", s->cfg->hostname);
+}
+
+void
+session_kill(struct session *s)
+{
+	if (s->state != S_CLOSING)
+		session_close(s, "421 4.3.2 %s Service shutting down", s->cfg->hostname);
+}
+
+/* ------------------------------------------------------------ events */
+
+static void
+session_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+
+	if (s->state == S_CLOSING && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		session_free(s);
+}
+
+static void
+session_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct session *s = arg;
+
+	(void)bev;
+	if (what & BEV_EVENT_EOF)
+		log_debug(s->sid, "client closed the connection (%s)", state_names[s->state]);
+	else if (what & BEV_EVENT_ERROR)
+		log_info(s->sid, "client connection error: %s",
+		         evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	if (s->tx != NULL && s->state != S_CLOSING)
+		log_info(s->sid, "lost connection with [%s] in %s; transaction %s abandoned",
+		         s->addr, state_names[s->state], s->tx->id);
+	session_free(s);
+}
+
+static void
+session_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	uint64_t now = now_ms();
+
+	(void)fd;
+	(void)what;
+	switch (s->state) {
+	case S_GREETING:
+		if (s->dns_pending) {
+			/* DNS took the whole greeting deadline: go on without a name. */
+			dns_cancel(s->dnsq);
+			s->dnsq = NULL;
+			session_dns_cb(s, DNS_STATUS_TEMPFAIL, NULL);
+		} else {
+			session_greet(s);
+		}
+		break;
+	case S_DATA:
+	case S_BDAT: {
+		uint64_t elapsed = now - s->data_start_ms;
+		uint64_t grace = s->cfg->timeout_data < 10000 ? s->cfg->timeout_data : 10000;
+		if (now - s->last_read_ms >= s->cfg->timeout_data) {
+			log_info(s->sid, "timeout in %s from [%s]", state_names[s->state], s->addr);
+			session_close(s, "421 4.4.2 %s Error: timeout exceeded", s->cfg->hostname);
+		} else if (s->cfg->min_data_rate > 0 && elapsed >= grace &&
+		           s->data_bytes * 1000 < (uint64_t)s->cfg->min_data_rate * elapsed) {
+			log_info(s->sid, "data rate too low from [%s]: %llu octets in %llu ms", s->addr,
+			         (unsigned long long)s->data_bytes, (unsigned long long)elapsed);
+			session_close(s, "421 4.4.2 %s Error: data rate too low", s->cfg->hostname);
+		} else {
+			timer_arm(s, 1000);
+		}
+		break;
+	}
+	case S_CLOSING:
+		session_free(s);
+		break;
+	default:
+		log_info(s->sid, "timeout in %s from [%s]", state_names[s->state], s->addr);
+		session_close(s, "421 4.4.2 %s Error: timeout exceeded", s->cfg->hostname);
+		break;
+	}
+}
+
+static void
+session_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+
+	(void)bev;
+	s->last_read_ms = now_ms();
+	if (s->state == S_COMMAND)
+		session_process(s);
+	else if (s->state == S_DATA || s->state == S_BDAT)
+		session_content_input(s);
+}
+
+/* ------------------------------------------------------------ commands */
+
+void
+session_done(struct session *s)
+{
+	if (s->state == S_CLOSING)
+		return;
+	session_set_state(s, S_COMMAND);
+	timer_arm(s, s->cfg->timeout_command);
+	if (!s->processing)
+		session_process(s);
+}
+
+static void
+session_process(struct session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+
+	s->processing = 1;
+	while (s->state == S_COMMAND) {
+		size_t eol_len = 0;
+		struct evbuffer_ptr p = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF);
+
+		if (p.pos < 0) {
+			size_t have = evbuffer_get_length(in);
+			if (have > SMTP_COMMAND_MAX) {
+				evbuffer_drain(in, have);
+				s->discard_line = 1;
+			}
+			break;
+		}
+		size_t len = (size_t)p.pos;
+		if (s->discard_line || len > SMTP_COMMAND_MAX - 2) {
+			evbuffer_drain(in, len + eol_len);
+			s->discard_line = 0;
+			session_error(s, "500 5.5.2 Error: command line too long");
+			continue;
+		}
+		evbuffer_remove(in, s->line, len);
+		evbuffer_drain(in, eol_len);
+		s->line_len = len;
+		s->ncommands++;
+		log_debug(s->sid, "client > %.*s", (int)len, s->line);
+		/* RFC 2920: only a client that saw PIPELINING may send ahead. */
+		if (!s->pipelining && evbuffer_get_length(in) > 0) {
+			log_info(s->sid, "improper command pipelining from [%s]", s->addr);
+			session_close(s, "554 5.5.0 Error: SMTP protocol synchronization");
+			break;
+		}
+		commands_dispatch(s);
+	}
+	s->processing = 0;
+}
+
+/* ------------------------------------------------------------ content */
+
+void
+session_content_begin(struct session *s, enum smtp_data_mode mode)
+{
+	if (s->spool == NULL)
+		s->spool = spool_new(s->cfg->spool_dir, s->cfg->spool_memory);
+	spool_reset(s->spool);
+	smtp_data_init(&s->data, mode,
+	               s->cfg->bare_newline == CONFIG_BARE_NEWLINE_NORMALIZE ? SMTP_DATA_BARE_NORMALIZE
+	                                                                    : SMTP_DATA_BARE_REJECT,
+	               s->cfg->max_message_size, spool_sink, s->spool);
+	s->data_start_ms = now_ms();
+	s->data_bytes = 0;
+}
+
+void
+session_content_read(struct session *s, enum session_state st)
+{
+	session_set_state(s, st);
+	evtimer_del(s->timer);
+	timer_arm(s, 1000);
+	/* Content may already be buffered (a pipelined BDAT chunk): read it from the
+	 * loop, not from inside the command loop. */
+	if (evbuffer_get_length(bufferevent_get_input(s->bev)) > 0)
+		bufferevent_trigger(s->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+}
+
+static void
+session_content_input(struct session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+
+	while (s->state == S_DATA || s->state == S_BDAT) {
+		struct evbuffer_iovec vec;
+		size_t want, used;
+
+		if (evbuffer_peek(in, -1, NULL, &vec, 1) < 1 || vec.iov_len == 0)
+			return;
+		want = vec.iov_len;
+		if (s->state == S_BDAT && want > s->bdat_left)
+			want = (size_t)s->bdat_left;
+		if (s->state == S_BDAT && s->bdat_discard)
+			used = want;
+		else
+			used = smtp_data_feed(&s->data, vec.iov_base, want);
+		evbuffer_drain(in, used);
+		s->data_bytes += used;
+		if (s->state == S_DATA && s->data.ended) {
+			session_content_end(s);
+			return;
+		}
+		if (s->state == S_BDAT) {
+			s->bdat_left -= used;
+			if (s->bdat_left == 0) {
+				commands_bdat_chunk_done(s);
+				return;
+			}
+		}
+	}
+}
+
+static void
+session_message_log(struct session *s, const char *result, const char *reply, size_t len)
+{
+	const char *qid = "-";
+	char qbuf[64];
+	size_t rl = strcspn(reply, "\r\n");
+	const char *q = memmem(reply, rl, "queued as ", 10);
+
+	(void)len;
+	if (q != NULL) {
+		q += 10;
+		size_t ql = strcspn(q, " \r\n");
+		xsnprintf(qbuf, sizeof(qbuf), "%.*s", (int)(ql < 60 ? ql : 60), q);
+		qid = qbuf;
+	}
+	log_info(s->sid, "message %s from=<%s> nrcpt=%zu size=%llu result=%s backend=%s queue_id=%s "
+	         "latency=%llums reply=\"%.*s\"",
+	         s->tx->id, s->tx->sender, s->tx->nrcpts, (unsigned long long)s->data.size, result,
+	         s->relay ? relay_backend_name(s->relay) : "-", qid,
+	         (unsigned long long)(now_ms() - s->tx->start_ms), (int)rl, reply);
+}
+
+/* The end of a transaction sluice refused itself: the backend still holds MAIL and
+ * RCPT, so it gets RSET before the next MAIL. */
+static void
+session_content_refuse(struct session *s, const char *line)
+{
+	session_reply(s, "%s", line);
+	session_message_log(s, line[0] == '4' ? "tempfailed" : "rejected", line, strlen(line));
+	s->backend_dirty = 1;
+	session_tx_end(s);
+	session_done(s);
+}
+
+static void
+session_relay_done(void *arg, const struct relay_reply *reply)
+{
+	struct session *s = arg;
+	const char *result = reply->code / 100 == 2 ? "accepted" :
+	                     reply->code / 100 == 5 ? "rejected" : "tempfailed";
+
+	session_reply_raw(s, reply->text, reply->len);
+	if (reply->code / 100 == 2)
+		s->nmessages++;
+	session_message_log(s, result, reply->text, reply->len);
+	/* The backend's transaction is over whatever it answered, unless the answer
+	 * came to DATA itself (then RSET it). */
+	if (reply->local == 0 && reply->code / 100 != 2)
+		s->backend_dirty = 1;
+	session_tx_end(s);
+	session_done(s);
+}
+
+static size_t
+session_received(struct session *s, char *buf, size_t size)
+{
+	char date[64];
+	time_t t = time(NULL);
+	struct tm tm;
+	size_t n;
+
+	localtime_r(&t, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
+	n = xsnprintf(buf, size, "Received: from %s (%s [%s%s])\r\n\tby %s (sluice) with %s id %s",
+	              s->helo, s->name, s->ipv6 ? "IPv6:" : "", s->addr, s->cfg->hostname,
+	              s->esmtp ? "ESMTP" : "SMTP", s->tx->id);
+	if (s->tx->nrcpts == 1)
+		n += xsnprintf(buf + n, size - n, "\r\n\tfor <%s>; %s\r\n", s->tx->rcpts[0], date);
+	else
+		n += xsnprintf(buf + n, size - n, ";\r\n\t%s\r\n", date);
+	return n;
+}
+
+static void
+session_eom_done(struct session *s, const struct chain_result *res)
+{
+	char received[2048];
+	size_t n;
+
+	if (res->verdict == CHAIN_REJECT || res->verdict == CHAIN_TEMPFAIL) {
+		session_content_refuse(s, res->reply ? res->reply :
+		                       res->verdict == CHAIN_REJECT ? "550 5.7.1 Message rejected"
+		                                                     : "451 4.7.1 Try again later");
+		return;
+	}
+	n = session_received(s, received, sizeof(received));
+	session_set_state(s, S_BUSY);
+	evtimer_del(s->timer);
+	relay_data(s->relay, received, n, s->spool, session_relay_done, s);
+}
+
+void
+session_content_end(struct session *s)
+{
+	unsigned f = s->data.flags;
+
+	session_set_state(s, S_BUSY);
+	evtimer_del(s->timer);
+	if (f & SMTP_DATA_F_TOO_BIG)
+		session_content_refuse(s, "552 5.3.4 Error: message too large");
+	else if (f & SMTP_DATA_F_BARE)
+		session_content_refuse(s, "550 5.5.2 Error: bare <CR> or <LF> received");
+	else if (f & SMTP_DATA_F_LINE_TOO_LONG)
+		session_content_refuse(s, "500 5.5.2 Error: message line too long");
+	else if (f & SMTP_DATA_F_SINK_ERROR) {
+		log_error(s->sid, "cannot spool message to %s: %s", s->cfg->spool_dir, strerror(errno));
+		session_content_refuse(s, "451 4.3.0 Error: local error in processing");
+	} else
+		chain_run(s, CHAIN_EOM, session_eom_done);
+}

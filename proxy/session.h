@@ -1,0 +1,123 @@
+/* session.h - one client connection: its state machine, I/O, timers, and the
+ * transaction object that RSET and end of message free. Commands are in
+ * commands.c; the backend leg in relay.c. A session lives on one loop thread. */
+#ifndef SLUICE_SESSION_H
+#define SLUICE_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include "dns.h"
+#include "smtp_data.h"
+#include "smtp_parse.h"
+
+struct relay;
+struct spool;
+struct worker;
+
+enum session_state {
+	S_GREETING,               /* before the banner: DNS, connect filters, greet pause */
+	S_COMMAND,                /* reading command lines */
+	S_BUSY,                   /* waiting for a filter or the backend; input waits */
+	S_DATA,                   /* reading DATA content */
+	S_BDAT,                   /* reading a BDAT chunk */
+	S_CLOSING,                /* last reply being flushed */
+	S_STATE_COUNT
+};
+
+/* One mail transaction: MAIL to end of message or RSET. */
+struct transaction {
+	unsigned serial;
+	char id[32];              /* session id "." serial: the id in logs and Received */
+	char *sender;             /* reverse-path without <> */
+	char **rcpts;             /* accepted forward-paths without <> */
+	size_t nrcpts, rcpt_cap;
+	unsigned rcpt_attempts;
+	int used_data, used_bdat;
+	int smtputf8;             /* MAIL declared SMTPUTF8 */
+	uint64_t start_ms;
+};
+
+struct session {
+	TAILQ_ENTRY(session) link;
+	struct worker *w;
+	const struct config *cfg;
+	char sid[16];
+
+	struct bufferevent *bev;
+	struct sockaddr_storage peer;
+	socklen_t peer_len;
+	char addr[64];            /* IP text, no brackets */
+	unsigned port;
+	int ipv6;
+	const char *listener;     /* listener name, for logs */
+
+	char name[256];           /* verified client name, "unknown" when none */
+	enum dns_status name_status;
+	struct dns_query *dnsq;
+	int dns_pending;
+
+	enum session_state state;
+	int processing;           /* inside session_process(): completions must not recurse */
+	struct event *timer;
+	uint64_t start_ms, data_start_ms, last_read_ms, data_bytes;
+
+	char helo[256];
+	int helo_seen, esmtp, pipelining;
+	unsigned offered;         /* enum smtp_cap bits offered in our EHLO */
+	uint64_t offered_size;
+
+	unsigned errors, ncommands, nmessages, nserial;
+	int shutdown;             /* stop after the current transaction */
+	int discard_line;         /* inside an overlong command line */
+	int backend_dirty;        /* backend has a transaction to RSET before the next MAIL */
+
+	struct transaction *tx;
+	struct relay *relay;
+	struct spool *spool;
+	struct smtp_data data;
+	uint64_t bdat_left;
+	int bdat_last, bdat_discard;
+	const char *bdat_error;   /* reply for a discarded chunk */
+
+	/* The command being handled, kept across asynchronous steps. */
+	char line[SMTP_COMMAND_MAX];
+	size_t line_len;
+	struct smtp_cmd cmd;
+	struct smtp_path path;
+};
+
+/* Take over an accepted socket; starts DNS, connect filters, then the greeting. */
+void session_new(struct worker *w, int fd, const struct sockaddr *sa, socklen_t salen,
+                 const char *listener);
+
+/* SIGTERM: close now when idle, else after the current transaction. */
+void session_shutdown(struct session *s);
+/* Shutdown bound reached: 421 and close whatever the state. */
+void session_kill(struct session *s);
+
+/* For commands.c. */
+void session_set_state(struct session *s, enum session_state st);
+void session_reply(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void session_reply_raw(struct session *s, const char *text, size_t len);
+/* A client error: reply, count it, and close with 421 past max_errors. */
+void session_error(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Reply, then close once the reply is flushed. */
+void session_close(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The current command is finished: read the next one (never recurses). */
+void session_done(struct session *s);
+/* Start reading message content (DATA or BDAT) into the spool. */
+void session_content_begin(struct session *s, enum smtp_data_mode mode);
+/* Read content now (st is S_DATA or S_BDAT), under the data timeout and rate. */
+void session_content_read(struct session *s, enum session_state st);
+/* Content is complete (CRLF.CRLF or BDAT LAST): judge it, run eom, relay it. */
+void session_content_end(struct session *s);
+
+struct transaction *session_tx_new(struct session *s, const char *sender, size_t len);
+void session_tx_add_rcpt(struct session *s, const char *rcpt, size_t len);
+/* Free the transaction (RSET, end of message, HELO). */
+void session_tx_end(struct session *s);
+
+#endif

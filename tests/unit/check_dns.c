@@ -1,0 +1,575 @@
+/* check_dns.c - dns.c against local data and a loopback UDP server; no real DNS. */
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "dns.h"
+#include "log.h"
+#include "util.h"
+
+/* Records served from local data. unbound's default local zones already hold the
+ * TEST-NET reverse zones (static: NXDOMAIN for anything not listed) and the loopback
+ * names; any other name goes to the loopback test server below, which is why the
+ * server tests reach it through the address step (remote.example.com). */
+static const char local_data[] =
+	"; sluice dns test data\n"
+	"# hash comments too\n"
+	"\n"
+	"10.2.0.192.in-addr.arpa. 300 IN PTR mail.example.test.\n"
+	"mail.example.test. 300 IN A 192.0.2.10\n"
+	"   20.2.0.192.in-addr.arpa. PTR other.example.test.   \n"
+	"other.example.test. A 192.0.2.21\n"
+	"30.2.0.192.in-addr.arpa. TXT \"no ptr here\"\n"
+	"11.2.0.192.in-addr.arpa. PTR UPPER.Example.Test.\n"
+	"upper.example.test. A 192.0.2.11\n"
+	"12.2.0.192.in-addr.arpa. PTR bad\\032name.example.test.\n"
+	"5.2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa. PTR mail6.example.test.\n"
+	"mail6.example.test. AAAA 2001:db8::25\n"
+	"40.2.0.192.in-addr.arpa. PTR Remote.Example.COM.\n"
+	"6.2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa. PTR mail.example.test.\n";
+
+/* ---- a loopback UDP "authoritative" server on the test's own event loop ---- */
+
+enum server_mode { SERVER_DROP, SERVER_NXDOMAIN, SERVER_SERVFAIL };
+
+struct server {
+	int fd;
+	unsigned short port;
+	struct event *ev;
+	enum server_mode mode;
+	int queries;
+};
+
+static void
+server_on_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+	unsigned char buf[1500];
+	struct sockaddr_storage from;
+	socklen_t fromlen = sizeof(from);
+	ssize_t n;
+
+	(void)what;
+	while ((n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from,
+	                     &fromlen)) >= 0) {
+		s->queries++;
+		if (s->mode == SERVER_DROP || n < 12)
+			continue;
+		/* Answer header + question, no records: enough for unbound to take the rcode. */
+		size_t i = 12;
+		while (i < (size_t)n && buf[i] != 0 && buf[i] < 64)
+			i += (size_t)buf[i] + 1;
+		i += 1 + 4;
+		if (i > (size_t)n)
+			continue;
+		buf[2] = (unsigned char)(0x80 | (buf[2] & 0x79));   /* QR, keep opcode and RD */
+		buf[3] = (unsigned char)(0x80 | (s->mode == SERVER_NXDOMAIN ? 3 : 2));
+		buf[4] = 0; buf[5] = 1;
+		memset(buf + 6, 0, 6);
+		(void)sendto(fd, buf, i, 0, (struct sockaddr *)&from, fromlen);
+		fromlen = sizeof(from);
+	}
+}
+
+static void
+server_start(struct server *s, struct event_base *base)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+
+	memset(s, 0, sizeof(*s));
+	s->fd = socket(AF_INET, SOCK_DGRAM, 0);
+	ck_assert_int_ge(s->fd, 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(s->fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(getsockname(s->fd, (struct sockaddr *)&sin, &len), 0);
+	s->port = ntohs(sin.sin_port);
+	s->ev = event_new(base, s->fd, EV_READ | EV_PERSIST, server_on_read, s);
+	ck_assert_ptr_nonnull(s->ev);
+	ck_assert_int_eq(event_add(s->ev, NULL), 0);
+}
+
+static void
+server_stop(struct server *s)
+{
+	event_free(s->ev);
+	close(s->fd);
+}
+
+/* ---- fixture ---- */
+
+static char data_path[64];
+
+struct fix {
+	struct event_base *base;
+	struct server srv;
+	char fwd[64];
+	const char *fwds[2];
+	struct dns *dns;
+};
+
+static struct dns *
+fix_dns(struct fix *f, unsigned timeout_ms, int with_data)
+{
+	struct dns_options opt = { f->fwds, with_data ? data_path : NULL, timeout_ms };
+	return dns_new(f->base, &opt);
+}
+
+static void
+fix_init(struct fix *f, unsigned timeout_ms)
+{
+	memset(f, 0, sizeof(*f));
+	f->base = event_base_new();
+	ck_assert_ptr_nonnull(f->base);
+	server_start(&f->srv, f->base);
+	xsnprintf(f->fwd, sizeof(f->fwd), "127.0.0.1@%u", f->srv.port);
+	f->fwds[0] = f->fwd;
+	f->fwds[1] = NULL;
+	f->dns = fix_dns(f, timeout_ms, 1);
+	ck_assert_ptr_nonnull(f->dns);
+}
+
+static void
+fix_done(struct fix *f)
+{
+	dns_free(&f->dns);
+	ck_assert_ptr_null(f->dns);
+	server_stop(&f->srv);
+	event_base_free(f->base);
+}
+
+struct answer {
+	int calls;
+	enum dns_status status;
+	char name[256];
+	struct event_base *base;
+	int stop;              /* break the loop on the first answer */
+};
+
+static void
+answer_cb(void *arg, enum dns_status status, const char *name)
+{
+	struct answer *a = arg;
+
+	a->calls++;
+	a->status = status;
+	if (status == DNS_STATUS_OK)
+		ck_assert_ptr_nonnull(name);
+	strlcpy_s(a->name, name != NULL ? name : "", sizeof(a->name));
+	if (a->stop)
+		event_base_loopbreak(a->base);
+}
+
+static void
+guard_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	event_base_loopbreak(arg);
+}
+
+/* Runs the loop for at most ms (a bounded timer, so no test can hang). */
+static void
+loop_for(struct event_base *base, unsigned ms)
+{
+	struct event *guard = evtimer_new(base, guard_cb, base);
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	ck_assert_ptr_nonnull(guard);
+	evtimer_add(guard, &tv);
+	event_base_loop(base, 0);
+	event_free(guard);
+}
+
+static void
+make_addr(struct sockaddr_storage *ss, const char *text)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (strchr(text, ':') != NULL) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+		sin6->sin6_family = AF_INET6;
+		ck_assert_int_eq(inet_pton(AF_INET6, text, &sin6->sin6_addr), 1);
+	} else {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+		sin->sin_family = AF_INET;
+		ck_assert_int_eq(inet_pton(AF_INET, text, &sin->sin_addr), 1);
+	}
+}
+
+/* One lookup to completion; returns elapsed ms. */
+static uint64_t
+lookup(struct fix *f, const char *addr, struct answer *a)
+{
+	struct sockaddr_storage ss;
+	uint64_t t0 = now_ms();
+
+	memset(a, 0, sizeof(*a));
+	a->base = f->base;
+	a->stop = 1;
+	make_addr(&ss, addr);
+	(void)dns_client_name(f->dns, (struct sockaddr *)&ss, answer_cb, a);
+	if (a->calls == 0)
+		loop_for(f->base, 10000);
+	return now_ms() - t0;
+}
+
+/* ---- table: local data only, nothing may reach the server ---- */
+
+static const struct {
+	const char *addr;
+	enum dns_status status;
+	const char *name;
+} local_cases[] = {
+	{ "192.0.2.10", DNS_STATUS_OK, "mail.example.test" },        /* forward-confirmed */
+	{ "192.0.2.20", DNS_STATUS_NONE, "" },                       /* name has other address */
+	{ "192.0.2.30", DNS_STATUS_NONE, "" },                       /* NODATA for PTR */
+	{ "192.0.2.31", DNS_STATUS_NONE, "" },                       /* NXDOMAIN for PTR */
+	{ "192.0.2.11", DNS_STATUS_OK, "upper.example.test" },       /* lower-cased */
+	{ "192.0.2.12", DNS_STATUS_NONE, "" },                       /* unusable PTR name */
+	{ "2001:db8::25", DNS_STATUS_OK, "mail6.example.test" },     /* nibble ip6.arpa */
+	{ "2001:db8::26", DNS_STATUS_NONE, "" },                     /* name has no AAAA */
+	{ "::ffff:192.0.2.10", DNS_STATUS_OK, "mail.example.test" }, /* v4-mapped is v4 */
+	{ "127.0.0.1", DNS_STATUS_OK, "localhost" },                 /* unbound default zones */
+	{ "::1", DNS_STATUS_OK, "localhost" },
+};
+
+static const char *const status_names[] = { "OK", "NONE", "TEMPFAIL" };
+
+START_TEST(test_local)
+{
+	struct fix f;
+	struct answer a;
+
+	fix_init(&f, 5000);
+	lookup(&f, local_cases[_i].addr, &a);
+	ck_assert_msg(a.calls == 1, "%s: got %d callbacks, want 1", local_cases[_i].addr, a.calls);
+	ck_assert_msg(a.status == local_cases[_i].status, "%s: got %s, want %s",
+	              local_cases[_i].addr, status_names[a.status],
+	              status_names[local_cases[_i].status]);
+	ck_assert_msg(strcmp(a.name, local_cases[_i].name) == 0, "%s: got name \"%s\", want \"%s\"",
+	              local_cases[_i].addr, a.name, local_cases[_i].name);
+	ck_assert_msg(f.srv.queries == 0, "%s: %d queries left the local data",
+	              local_cases[_i].addr, f.srv.queries);
+	fix_done(&f);
+}
+END_TEST
+
+/* ---- answers from the loopback server ---- */
+
+START_TEST(test_nxdomain_from_server)
+{
+	struct fix f;
+	struct answer a;
+
+	fix_init(&f, 5000);
+	f.srv.mode = SERVER_NXDOMAIN;
+	lookup(&f, "192.0.2.40", &a);
+	ck_assert_int_eq(a.calls, 1);
+	ck_assert_msg(a.status == DNS_STATUS_NONE, "got %s, want NONE", status_names[a.status]);
+	ck_assert_int_ge(f.srv.queries, 1);
+	fix_done(&f);
+}
+END_TEST
+
+START_TEST(test_servfail_from_server)
+{
+	struct fix f;
+	struct answer a;
+
+	fix_init(&f, 5000);
+	f.srv.mode = SERVER_SERVFAIL;
+	uint64_t ms = lookup(&f, "192.0.2.40", &a);
+	ck_assert_int_eq(a.calls, 1);
+	ck_assert_msg(a.status == DNS_STATUS_TEMPFAIL, "got %s, want TEMPFAIL", status_names[a.status]);
+	ck_assert_int_ge(f.srv.queries, 1);
+	ck_assert_msg(ms < 5000, "SERVFAIL took %llu ms; it should not wait for the timer",
+	              (unsigned long long)ms);
+	fix_done(&f);
+}
+END_TEST
+
+START_TEST(test_timeout)
+{
+	struct fix f;
+	struct answer a;
+
+	fix_init(&f, 300);
+	f.srv.mode = SERVER_DROP;
+	uint64_t ms = lookup(&f, "192.0.2.40", &a);
+	ck_assert_int_eq(a.calls, 1);
+	ck_assert_msg(a.status == DNS_STATUS_TEMPFAIL, "got %s, want TEMPFAIL", status_names[a.status]);
+	ck_assert_msg(ms >= 250 && ms < 2000, "timed out after %llu ms, want about 300",
+	              (unsigned long long)ms);
+	ck_assert_msg(f.srv.queries >= 1, "the query never reached the silent server");
+	/* Late loop turns must not bring a second callback. */
+	a.stop = 0;
+	loop_for(f.base, 200);
+	ck_assert_int_eq(a.calls, 1);
+	fix_done(&f);
+}
+END_TEST
+
+/* ---- cancellation and re-entrancy ---- */
+
+START_TEST(test_cancel_immediately)
+{
+	struct fix f;
+	struct answer a = { 0 };
+	struct sockaddr_storage ss;
+
+	fix_init(&f, 300);
+	a.base = f.base;
+	make_addr(&ss, "192.0.2.10");    /* answered from local data, so it would come */
+	struct dns_query *q = dns_client_name(f.dns, (struct sockaddr *)&ss, answer_cb, &a);
+	ck_assert_ptr_nonnull(q);
+	dns_cancel(q);
+	loop_for(f.base, 500);           /* beyond the timeout, too */
+	ck_assert_msg(a.calls == 0, "cancelled query called back %d times", a.calls);
+	dns_cancel(NULL);
+	fix_done(&f);
+}
+END_TEST
+
+START_TEST(test_cancel_while_waiting)
+{
+	struct fix f;
+	struct answer a = { 0 };
+	struct sockaddr_storage ss;
+
+	fix_init(&f, 400);
+	f.srv.mode = SERVER_DROP;
+	a.base = f.base;
+	make_addr(&ss, "192.0.2.40");
+	struct dns_query *q = dns_client_name(f.dns, (struct sockaddr *)&ss, answer_cb, &a);
+	ck_assert_ptr_nonnull(q);
+	loop_for(f.base, 100);
+	ck_assert_int_eq(a.calls, 0);
+	dns_cancel(q);
+	loop_for(f.base, 600);
+	ck_assert_msg(a.calls == 0, "cancelled query called back %d times", a.calls);
+	fix_done(&f);
+}
+END_TEST
+
+START_TEST(test_free_with_pending)
+{
+	struct fix f;
+	struct answer a = { 0 };
+	struct sockaddr_storage ss;
+
+	fix_init(&f, 5000);
+	a.base = f.base;
+	make_addr(&ss, "192.0.2.40");
+	ck_assert_ptr_nonnull(dns_client_name(f.dns, (struct sockaddr *)&ss, answer_cb, &a));
+	make_addr(&ss, "192.0.2.10");
+	ck_assert_ptr_nonnull(dns_client_name(f.dns, (struct sockaddr *)&ss, answer_cb, &a));
+	loop_for(f.base, 50);
+	int before = a.calls;
+	dns_free(&f.dns);
+	ck_assert_ptr_null(f.dns);
+	loop_for(f.base, 200);
+	ck_assert_int_eq(a.calls, before);
+	fix_done(&f);
+}
+END_TEST
+
+/* Two sessions; whichever answers first tears the other down, as a session that
+ * closes would. */
+struct pair {
+	struct dns_query *q[2];
+	int calls[2];
+	struct event_base *base;
+	struct dns **dns;
+	int free_dns;          /* the first callback frees the whole resolver instead */
+};
+
+static void
+pair_cb(int self, struct pair *p, enum dns_status status)
+{
+	p->calls[self]++;
+	ck_assert_int_eq(status, DNS_STATUS_OK);
+	if (p->calls[0] + p->calls[1] == 1) {
+		if (p->free_dns)
+			dns_free(p->dns);
+		else
+			dns_cancel(p->q[!self]);
+	}
+}
+
+static void
+pair_cb0(void *arg, enum dns_status status, const char *name)
+{
+	(void)name;
+	pair_cb(0, arg, status);
+}
+
+static void
+pair_cb1(void *arg, enum dns_status status, const char *name)
+{
+	(void)name;
+	pair_cb(1, arg, status);
+}
+
+static void
+run_pair(int free_dns)
+{
+	struct fix f;
+	struct pair p = { 0 };
+	struct sockaddr_storage ss;
+
+	fix_init(&f, 2000);
+	p.base = f.base;
+	p.dns = &f.dns;
+	p.free_dns = free_dns;
+	make_addr(&ss, "192.0.2.10");
+	p.q[0] = dns_client_name(f.dns, (struct sockaddr *)&ss, pair_cb0, &p);
+	make_addr(&ss, "2001:db8::25");
+	p.q[1] = dns_client_name(f.dns, (struct sockaddr *)&ss, pair_cb1, &p);
+	ck_assert_ptr_nonnull(p.q[0]);
+	ck_assert_ptr_nonnull(p.q[1]);
+	loop_for(f.base, 500);
+	ck_assert_msg(p.calls[0] + p.calls[1] == 1, "got %d and %d callbacks, want one in all",
+	              p.calls[0], p.calls[1]);
+	if (free_dns)
+		ck_assert_ptr_null(f.dns);
+	fix_done(&f);
+}
+
+START_TEST(test_callback_cancels_other)
+{
+	run_pair(0);
+}
+END_TEST
+
+START_TEST(test_callback_frees_dns)
+{
+	run_pair(1);
+}
+END_TEST
+
+/* ---- creation ---- */
+
+START_TEST(test_unknown_family)
+{
+	struct fix f;
+	struct answer a = { 0 };
+	struct sockaddr_un sun;
+
+	fix_init(&f, 1000);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	ck_assert_ptr_null(dns_client_name(f.dns, (struct sockaddr *)&sun, answer_cb, &a));
+	ck_assert_int_eq(a.calls, 1);
+	ck_assert_int_eq(a.status, DNS_STATUS_NONE);
+	fix_done(&f);
+}
+END_TEST
+
+static void
+write_file(char *path, size_t size, const char *text)
+{
+	strlcpy_s(path, "/tmp/check_dns_XXXXXX", size);
+	int fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+START_TEST(test_bad_local_data)
+{
+	static const char *const bad[] = {
+		"mail.example.test. A 192.0.2.10\nthis is not a record\n",
+		"mail.example.test. A 999.0.2.10\n",
+		"x.example.test. BOGUSTYPE foo\n",
+	};
+	struct fix f;
+	char path[64];
+
+	fix_init(&f, 1000);
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		struct dns_options opt = { f.fwds, path, 0 };
+		write_file(path, sizeof(path), bad[i]);
+		struct dns *d = dns_new(f.base, &opt);
+		unlink(path);
+		ck_assert_msg(d == NULL, "bad local data %zu accepted", i);
+	}
+	struct dns_options missing = { f.fwds, "/nonexistent/sluice-dns-data", 0 };
+	ck_assert_ptr_null(dns_new(f.base, &missing));
+	const char *const badfwd[] = { "not an address", NULL };
+	struct dns_options fwd = { badfwd, NULL, 0 };
+	ck_assert_ptr_null(dns_new(f.base, &fwd));
+	fix_done(&f);
+}
+END_TEST
+
+/* resolv.conf + /etc/hosts mode: loopback is still answered locally, no query leaves. */
+START_TEST(test_default_options_localhost)
+{
+	struct fix f;
+	struct answer a;
+
+	fix_init(&f, 2000);
+	dns_free(&f.dns);
+	f.dns = dns_new(f.base, NULL);
+	ck_assert_ptr_nonnull(f.dns);
+	lookup(&f, "127.0.0.1", &a);
+	ck_assert_int_eq(a.calls, 1);
+	ck_assert_msg(a.status == DNS_STATUS_OK && strcmp(a.name, "localhost") == 0,
+	              "got %s \"%s\", want OK \"localhost\"", status_names[a.status], a.name);
+	fix_done(&f);
+}
+END_TEST
+
+static Suite *
+dns_suite(void)
+{
+	Suite *s = suite_create("dns");
+	TCase *tc = tcase_create("core");
+
+	tcase_set_timeout(tc, 30);
+	tcase_add_loop_test(tc, test_local, 0, (int)ARRAY_LEN(local_cases));
+	tcase_add_test(tc, test_nxdomain_from_server);
+	tcase_add_test(tc, test_servfail_from_server);
+	tcase_add_test(tc, test_timeout);
+	tcase_add_test(tc, test_cancel_immediately);
+	tcase_add_test(tc, test_cancel_while_waiting);
+	tcase_add_test(tc, test_free_with_pending);
+	tcase_add_test(tc, test_callback_cancels_other);
+	tcase_add_test(tc, test_callback_frees_dns);
+	tcase_add_test(tc, test_unknown_family);
+	tcase_add_test(tc, test_bad_local_data);
+	tcase_add_test(tc, test_default_options_localhost);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	log_open(1, LOG_LEVEL_WARNING);
+	strlcpy_s(data_path, "/tmp/check_dns_XXXXXX", sizeof(data_path));
+	int fd = mkstemp(data_path);
+	if (fd < 0 || write(fd, local_data, strlen(local_data)) != (ssize_t)strlen(local_data)) {
+		perror(data_path);
+		return EXIT_FAILURE;
+	}
+	close(fd);
+
+	SRunner *sr = srunner_create(dns_suite());
+	srunner_run_all(sr, CK_ENV);
+	int nf = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	unlink(data_path);
+	return nf ? EXIT_FAILURE : EXIT_SUCCESS;
+}
