@@ -478,6 +478,7 @@ cmd_bdat(struct session *s)
 	}
 	err = content_check(s, 1);
 	s->bdat_left = size;
+	s->bdat_size = size;
 	s->bdat_last = last;
 	s->bdat_discard = err != NULL;
 	s->bdat_error = err;
@@ -507,7 +508,8 @@ commands_bdat_chunk_done(struct session *s)
 		session_content_end(s);
 		return;
 	}
-	session_reply(s, "250 2.0.0 Ok: %" PRIu64 " octets received", s->data.size);
+	/* RFC 3030 examples: each chunk's reply counts that chunk's octets. */
+	session_reply(s, "250 2.0.0 Ok: %" PRIu64 " octets received", s->bdat_size);
 	session_done(s);
 }
 

@@ -140,7 +140,8 @@ session_tx_new(struct session *s, const char *sender, size_t len)
 	struct transaction *tx = xcalloc(1, sizeof(*tx));
 
 	tx->serial = ++s->nserial;
-	xsnprintf(tx->id, sizeof(tx->id), "%s.%u", s->sid, tx->serial);
+	/* An RFC 5321 Atom (no dot): the session id, "T", the transaction serial. */
+	xsnprintf(tx->id, sizeof(tx->id), "%sT%u", s->sid, tx->serial);
 	tx->sender = xstrndup(sender, len);
 	tx->start_ms = now_ms();
 	s->tx = tx;
@@ -252,7 +253,7 @@ session_new(struct worker *w, int fd, const struct sockaddr *sa, socklen_t salen
 	s->timer = evtimer_new(w->base, session_timer_cb, s);
 	if (s->bev == NULL || s->timer == NULL)
 		abort();
-	bufferevent_setcb(s->bev, session_read_cb, NULL, session_event_cb, s);
+	bufferevent_setcb(s->bev, session_read_cb, session_write_cb, session_event_cb, s);
 	bufferevent_setwatermark(s->bev, EV_READ, 0, SESSION_INPUT_HIGH);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	worker_session_add(w, s);

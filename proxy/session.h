@@ -30,7 +30,7 @@ enum session_state {
 /* One mail transaction: MAIL to end of message or RSET. */
 struct transaction {
 	unsigned serial;
-	char id[32];              /* session id "." serial: the id in logs and Received */
+	char id[32];              /* session id "T" serial: the id in logs and Received */
 	char *sender;             /* reverse-path without <> */
 	char **rcpts;             /* accepted forward-paths without <> */
 	size_t nrcpts, rcpt_cap;
@@ -78,7 +78,7 @@ struct session {
 	struct relay *relay;
 	struct spool *spool;
 	struct smtp_data data;
-	uint64_t bdat_left;
+	uint64_t bdat_left, bdat_size;
 	int bdat_last, bdat_discard;
 	const char *bdat_error;   /* reply for a discarded chunk */
 

@@ -34,8 +34,8 @@ class TestDataContent(DataCase):
         content = (b"Subject: dots\r\n\r\n..x\r\n..\r\n...\r\n.. leading\r\nmid.dle\r\n"
                    b"..\r\nend\r\n")
         fb, msg = self.relay(content)
-        self.assertEqual(split_received(msg.raw)[1], content)
-        self.assertEqual(split_received(msg.content)[1],
+        self.assertEqual(split_received(msg.raw, rcpt="bob@example.com")[1], content)
+        self.assertEqual(split_received(msg.content, rcpt="bob@example.com")[1],
                          b"Subject: dots\r\n\r\n.x\r\n.\r\n..\r\n. leading\r\nmid.dle\r\n.\r\nend\r\n")
 
     def test_content_exact(self):
@@ -139,7 +139,8 @@ class TestBdat(DataCase):
         c.send(b"BDAT 6 LAST\r\nbody\r\n")
         c.expect("250 2.0.0 Ok: queued as")
         msg = fb.wait_messages(1)[0]
-        self.assertEqual(split_received(msg.raw)[1], b"X: 123\r\n\r\nbody\r\n")
+        self.assertEqual(split_received(msg.raw, rcpt="bob@example.com")[1],
+                         b"X: 123\r\n\r\nbody\r\n")
 
     def test_data_after_bdat(self):
         fb = self.backend()

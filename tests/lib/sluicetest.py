@@ -398,14 +398,17 @@ DATE_RE = r"(?:[A-Z][a-z]{2}, )?\d{1,2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}(?::\d{2}
 
 
 def received_re(helo="client.test", proto="ESMTP", rcpt=None, addr="127.0.0.1"):
-    """A compiled regex for sluice's Received header (bytes), anchored at the start."""
+    """A compiled regex for sluice's Received header (bytes), anchored at the start.
+
+    RFC 5321 4.4: Stamp = From-domain By-domain Opt-info [CFWS] ";" FWS date-time,
+    so without a "for" clause the ";" follows the id."""
     pat = (r"Received: from %s \([^\s()\[\]]+ \[%s\]\)\r\n"
-           r"\tby %s \(sluice\) with %s id [A-Za-z0-9]+\r\n"
+           r"\tby %s \(sluice\) with %s id [A-Za-z0-9]+"
            % (re.escape(helo), re.escape(addr), re.escape(HOST), proto))
     if rcpt is not None:
-        pat += r"\tfor <?%s>?; %s\r\n" % (re.escape(rcpt), DATE_RE)
+        pat += r"\r\n\tfor <?%s>?; %s\r\n" % (re.escape(rcpt), DATE_RE)
     else:
-        pat += r"\t%s\r\n" % DATE_RE
+        pat += r";\r\n\t%s\r\n" % DATE_RE
     return re.compile(("\\A" + pat).encode("ascii"))
 
 
