@@ -410,7 +410,6 @@ static void
 relay_opened(struct relay *r)
 {
 	backend_mark_up(&r->pool->backends[r->bidx]);
-	backend_set_caps(&r->pool->backends[r->bidx], &r->caps);
 	relay_set_state(r, R_READY);
 	relay_timeouts(r, 0);
 	relay_finish(r, 250, 0, "250 ok\r\n", 8);
@@ -434,6 +433,10 @@ relay_ehlo_done(struct relay *r, int second)
 		first = 0;
 		p = nl + 1;
 	}
+	/* What the backend offers to sluice itself: the pool's view, used for the
+	 * EHLO sluice offers its clients. */
+	if (!second)
+		backend_set_caps(&r->pool->backends[r->bidx], &r->caps);
 	if (second || !relay_wants_xclient(r)) {
 		relay_opened(r);
 		return;
@@ -510,13 +513,20 @@ relay_on_reply(struct relay *r)
 		} else if (++r->ixclient < r->nxclient) {
 			relay_send(r, r->xclient[r->ixclient], strlen(r->xclient[r->ixclient]));
 		} else {
+			/* The greeting after XCLIENT must repeat the client's own, or the
+			 * backend takes sluice's name for the client's HELO. */
+			char line[SMTP_COMMAND_MAX];
+			size_t n = xsnprintf(line, sizeof(line), "%s %s", r->id.esmtp ? "EHLO" : "HELO",
+			                     r->id.helo && *r->id.helo ? r->id.helo : r->cfg->hostname);
 			relay_set_state(r, R_EHLO2);
-			relay_send_hello(r, "EHLO");
+			relay_send(r, line, n);
 		}
 		break;
 	case R_EHLO2:
-		if (cls == 2)
+		if (cls == 2 && r->id.esmtp)
 			relay_ehlo_done(r, 1);
+		else if (cls == 2)
+			relay_opened(r);   /* HELO: keep what the first EHLO learned */
 		else {
 			xsnprintf(why, sizeof(why), "refused EHLO after XCLIENT: %.*s",
 			          (int)strcspn(r->rbuf, "\r\n"), r->rbuf);

@@ -217,7 +217,7 @@ class TestRelay(SluiceTestCase):
         conn = fb.wait_relayed()
         self.assertTrue(conn.raw.startswith(
             b"EHLO sluice.test\r\nXCLIENT ADDR=127.0.0.1 HELO=client.test\r\n"
-            b"EHLO sluice.test\r\nMAIL FROM:<alice@example.org>\r\n"), conn.raw)
+            b"EHLO client.test\r\nMAIL FROM:<alice@example.org>\r\n"), conn.raw)
 
     def test_two_recipients_no_for_clause(self):
         fb = self.backend()

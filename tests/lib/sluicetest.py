@@ -550,13 +550,15 @@ class SluiceTestCase(unittest.TestCase):
     def assertRelayed(self, conn, client, envelope, content, helo="client.test", proto="ESMTP",
                       xclient=True, rcpt=None):
         """Check the exact bytes of a relayed backend connection up to the final dot:
-        EHLO [XCLIENT EHLO] envelope lines (MAIL, RCPT... as str, without CRLF),
+        EHLO [XCLIENT, then the client's own EHLO/HELO again, as Postfix needs to
+        keep the client's HELO] envelope lines (MAIL, RCPT... as str, without CRLF),
         DATA, sluice's Received header (rcpt: its "for" address), content (as on
         the wire, dot-stuffed), ".\r\n". Anything after that is not checked.
         Returns the regex match."""
         pat = re.escape(b"EHLO sluice.test\r\n")
         if xclient:
-            pat += self.xclient_re(client, helo, proto) + re.escape(b"EHLO sluice.test\r\n")
+            again = ("EHLO " if proto == "ESMTP" else "HELO ") + helo + "\r\n"
+            pat += self.xclient_re(client, helo, proto) + re.escape(again.encode())
         for line in envelope:
             pat += re.escape(line.encode("utf-8") + b"\r\n")
         pat += re.escape(b"DATA\r\n")
