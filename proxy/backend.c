@@ -100,6 +100,19 @@ backend_set_caps(struct backend *b, const struct smtp_caps *caps)
 }
 
 int
+backend_get_caps(struct backend *b, struct smtp_caps *caps_r)
+{
+	int known;
+
+	pthread_mutex_lock(&b->lock);
+	known = b->caps_known;
+	if (known)
+		*caps_r = b->caps;
+	pthread_mutex_unlock(&b->lock);
+	return known;
+}
+
+int
 backend_pool_caps(struct backend_pool *pool, struct smtp_caps *caps_r)
 {
 	uint64_t now = now_ms();

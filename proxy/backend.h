@@ -45,6 +45,9 @@ void backend_mark_down(struct backend *b, const char *why);
 void backend_mark_up(struct backend *b);
 void backend_set_caps(struct backend *b, const struct smtp_caps *caps);
 
+/* This backend's capabilities when known (returns 1), else 0. */
+int backend_get_caps(struct backend *b, struct smtp_caps *caps_r);
+
 /* Capabilities of the first healthy backend whose capabilities are known; returns
  * 0 and leaves caps_r untouched when none is known. */
 int backend_pool_caps(struct backend_pool *pool, struct smtp_caps *caps_r);

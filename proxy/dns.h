@@ -9,6 +9,9 @@ struct event_base;
 struct dns;
 struct dns_query;
 
+/* Client-name answers each struct dns remembers at most (see dns_client_name). */
+#define DNS_CACHE_ENTRIES 1024
+
 /* Options; NULL/0 fields mean defaults. */
 struct dns_options {
 	const char *const *forwarders;  /* "ADDR" or "ADDR@PORT" strings, NULL-terminated; NULL = /etc/resolv.conf */
@@ -16,6 +19,9 @@ struct dns_options {
 	                                 * ';' or '#' comment lines; NULL = none */
 	unsigned timeout_ms;            /* per lookup (a dns_client_name call, PTR and address
 	                                 * steps together), default 5000 */
+	unsigned cache_ttl_max_ms;      /* caps every client-name cache lifetime below the
+	                                 * limits at dns_client_name; 0 = no extra cap.
+	                                 * For tests. */
 };
 
 /* Creates the unbound context and registers its fd with base. Returns NULL and logs
@@ -36,8 +42,16 @@ typedef void dns_name_cb(void *arg, enum dns_status status, const char *name);
 
 /* The client's verified name, the way MTAs do it: PTR, then the PTR name's A/AAAA
  * must contain the address ("forward-confirmed reverse DNS"). Returns a handle for
- * dns_cancel; the callback may run before this returns (cached answers). Returns
- * NULL only when the callback already ran. */
+ * dns_cancel; the callback may run before this returns (cached answers, unusable
+ * addresses, failure to start). Returns NULL only when the callback already ran.
+ *
+ * Answers are cached in the struct dns, keyed by address (a v4-mapped IPv6 address
+ * is its IPv4 address), in DNS_CACHE_ENTRIES direct-mapped slots: a newer address
+ * can displace an older one before it expires. OK lives for the smaller of the PTR
+ * and A/AAAA TTLs, at most one hour (a zero TTL is not cached); NONE lives for the
+ * negative TTL unbound reports, 60 s when it reports none, at most 60 s; TEMPFAIL
+ * is never cached. A cache hit runs the callback before this returns, so it does
+ * no DNS at all; it does not see changes to the records until the entry expires. */
 struct dns_query *dns_client_name(struct dns *dns, const struct sockaddr *addr,
                                   dns_name_cb *cb, void *arg);
 

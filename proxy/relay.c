@@ -71,6 +71,7 @@ struct relay {
 	/* XCLIENT lines still to send */
 	char *xclient[RELAY_XCLIENT_LINES];
 	size_t nxclient, ixclient;
+	int xclient_early;        /* sent before any EHLO, on known capabilities */
 
 	/* who the client is, for XCLIENT (owned copies) */
 	struct relay_identity id;
@@ -91,6 +92,7 @@ static void relay_event_cb(struct bufferevent *bev, short what, void *arg);
 static void relay_try_next(struct relay *r);
 static int relay_sink(void *arg, const char *buf, size_t len);
 static void relay_id_clear(struct relay *r);
+static void relay_xclient_clear(struct relay *r);
 
 static void
 relay_set_state(struct relay *r, enum relay_state st)
@@ -139,9 +141,7 @@ relay_close(struct relay *r)
 		r->bev = NULL;
 		r->gen++;
 	}
-	for (size_t i = 0; i < r->nxclient; i++)
-		free(r->xclient[i]);
-	r->nxclient = r->ixclient = 0;
+	relay_xclient_clear(r);
 	r->sp = NULL;
 	relay_set_state(r, R_CLOSED);
 	r->bidx = -1;
@@ -161,9 +161,24 @@ relay_timeouts(struct relay *r, unsigned read_ms)
 static void
 relay_send(struct relay *r, const char *line, size_t len)
 {
+	char buf[SMTP_COMMAND_MAX + 2];
+	struct evbuffer *out = bufferevent_get_output(r->bev);
+	ssize_t n = 0;
+
 	log_debug(r->sid, "backend %s < %.*s", r->name, (int)len, line);
-	bufferevent_write(r->bev, line, len);
-	bufferevent_write(r->bev, "\r\n", 2);
+	if (len > SMTP_COMMAND_MAX - 2)
+		len = SMTP_COMMAND_MAX - 2;
+	memcpy(buf, line, len);
+	buf[len++] = '\r';
+	buf[len++] = '\n';
+	/* Straight to the socket when nothing is queued (see session_flush). */
+	if (evbuffer_get_length(out) == 0) {
+		n = send(bufferevent_getfd(r->bev), buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0)
+			n = 0;
+	}
+	if ((size_t)n < len)
+		bufferevent_write(r->bev, buf + n, len - (size_t)n);
 }
 
 /* EHLO or HELO with our name. */
@@ -407,6 +422,36 @@ relay_probe(struct relay *r, size_t idx, relay_cb *cb, void *arg)
 }
 
 static void
+relay_xclient_clear(struct relay *r)
+{
+	for (size_t i = 0; i < r->nxclient; i++)
+		free(r->xclient[i]);
+	r->nxclient = r->ixclient = 0;
+}
+
+/* When the pool already knows this backend offers XCLIENT (from the probe or an
+ * earlier session), send it right after the greeting: one round trip fewer per
+ * session. Sluice's own EHLO is only needed to learn the capabilities. */
+static int
+relay_xclient_early(struct relay *r)
+{
+	struct smtp_caps caps;
+
+	r->xclient_early = 0;
+	if (!relay_wants_xclient(r) || !backend_get_caps(&r->pool->backends[r->bidx], &caps) ||
+	    !(caps.caps & SMTP_CAP_XCLIENT))
+		return 0;
+	r->caps = caps;
+	relay_build_xclient(r, &r->id);
+	if (r->nxclient == 0)
+		return 0;
+	r->xclient_early = 1;
+	relay_set_state(r, R_XCLIENT);
+	relay_send(r, r->xclient[0], strlen(r->xclient[0]));
+	return 1;
+}
+
+static void
 relay_opened(struct relay *r)
 {
 	backend_mark_up(&r->pool->backends[r->bidx]);
@@ -471,7 +516,9 @@ relay_on_reply(struct relay *r)
 	          (int)(r->rlen >= 2 ? r->rlen - 2 : r->rlen), r->rbuf);
 	switch (r->state) {
 	case R_GREETING:
-		if (cls == 2) {
+		if (cls == 2 && relay_xclient_early(r)) {
+			break;
+		} else if (cls == 2) {
 			relay_set_state(r, R_EHLO);
 			relay_send_hello(r, "EHLO");
 		} else {
@@ -503,7 +550,14 @@ relay_on_reply(struct relay *r)
 		}
 		break;
 	case R_XCLIENT:
-		if (cls != 2) {
+		if (cls != 2 && r->xclient_early) {
+			/* The backend wants EHLO first after all: the long way. */
+			log_debug(r->sid, "backend %s refused XCLIENT before EHLO; sending EHLO first", r->name);
+			r->xclient_early = 0;
+			relay_xclient_clear(r);
+			relay_set_state(r, R_EHLO);
+			relay_send_hello(r, "EHLO");
+		} else if (cls != 2) {
 			/* Fail closed: without XCLIENT the backend would take sluice's address
 			 * for the client's (an open relay when it trusts sluice). */
 			xsnprintf(why, sizeof(why), "refused XCLIENT (is sluice in smtpd_authorized_xclient_hosts?): %.*s",

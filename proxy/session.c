@@ -58,6 +58,33 @@ timer_arm(struct session *s, unsigned ms)
 
 /* ------------------------------------------------------------ replies */
 
+/* Replies collect in s->outq and go straight to the socket with one write when
+ * nothing is queued in the bufferevent before them: the bufferevent's own write
+ * path costs two epoll_ctl per reply (measured with strace: about a third of the
+ * syscalls per message). Replies made while a pipelined group is being handled
+ * go out together at the end of it. What the socket does not take is handed to
+ * the bufferevent, which keeps the order. */
+static void
+session_flush(struct session *s)
+{
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+
+	if (evbuffer_get_length(s->outq) == 0)
+		return;
+	if (evbuffer_get_length(out) == 0)
+		(void)evbuffer_write(s->outq, bufferevent_getfd(s->bev));
+	if (evbuffer_get_length(s->outq) > 0)
+		bufferevent_write_buffer(s->bev, s->outq);
+}
+
+static void
+session_write(struct session *s, const char *buf, size_t len)
+{
+	evbuffer_add(s->outq, buf, len);
+	if (!s->processing)
+		session_flush(s);
+}
+
 static void
 session_vreply(struct session *s, const char *fmt, va_list ap)
 {
@@ -71,7 +98,7 @@ session_vreply(struct session *s, const char *fmt, va_list ap)
 	log_debug(s->sid, "client < %.*s", (int)n, line);
 	line[n++] = '\r';
 	line[n++] = '\n';
-	bufferevent_write(s->bev, line, n);
+	session_write(s, line, n);
 }
 
 void
@@ -88,7 +115,7 @@ void
 session_reply_raw(struct session *s, const char *text, size_t len)
 {
 	log_debug(s->sid, "client < %.*s", (int)(len >= 2 ? len - 2 : len), text);
-	bufferevent_write(s->bev, text, len);
+	session_write(s, text, len);
 }
 
 static void
@@ -98,14 +125,17 @@ session_vclose(struct session *s, const char *fmt, va_list ap)
 		return;
 	if (fmt != NULL)
 		session_vreply(s, fmt, ap);
+	session_flush(s);
 	session_set_state(s, S_CLOSING);
 	bufferevent_disable(s->bev, EV_READ);
 	evtimer_del(s->timer);
-	timer_arm(s, SESSION_CLOSE_TIMEOUT_MS);
-	/* The write callback frees the session once the output is flushed. */
+	/* The write callback frees the session once the output is flushed; when it
+	 * already is, the timer does it from the loop: callers still hold s. */
 	bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
 	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
-		session_write_cb(s->bev, s);
+		timer_arm(s, 0);
+	else
+		timer_arm(s, SESSION_CLOSE_TIMEOUT_MS);
 }
 
 void
@@ -251,7 +281,8 @@ session_new(struct worker *w, int fd, const struct sockaddr *sa, socklen_t salen
 
 	s->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	s->timer = evtimer_new(w->base, session_timer_cb, s);
-	if (s->bev == NULL || s->timer == NULL)
+	s->outq = evbuffer_new();
+	if (s->bev == NULL || s->timer == NULL || s->outq == NULL)
 		abort();
 	bufferevent_setcb(s->bev, session_read_cb, session_write_cb, session_event_cb, s);
 	bufferevent_setwatermark(s->bev, EV_READ, 0, SESSION_INPUT_HIGH);
@@ -284,6 +315,7 @@ session_free(struct session *s)
 	session_tx_end(s);
 	spool_free(&s->spool);
 	event_free(s->timer);
+	evbuffer_free(s->outq);
 	bufferevent_free(s->bev);
 	worker_session_remove(s->w, s);
 	conn_limits_leave(s->w->srv, (const struct sockaddr *)&s->peer);
@@ -444,6 +476,7 @@ session_process(struct session *s)
 		commands_dispatch(s);
 	}
 	s->processing = 0;
+	session_flush(s);
 }
 
 /* ------------------------------------------------------------ content */

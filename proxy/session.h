@@ -47,6 +47,7 @@ struct session {
 	char sid[16];
 
 	struct bufferevent *bev;
+	struct evbuffer *outq;    /* replies not yet written (see session_flush) */
 	struct sockaddr_storage peer;
 	socklen_t peer_len;
 	char addr[64];            /* IP text, no brackets */

@@ -215,9 +215,9 @@ class TestRelay(SluiceTestCase):
         c.line("QUIT")
         c.expect(221)
         conn = fb.wait_relayed()
-        self.assertTrue(conn.raw.startswith(
-            b"EHLO sluice.test\r\nXCLIENT ADDR=127.0.0.1 HELO=client.test\r\n"
-            b"EHLO client.test\r\nMAIL FROM:<alice@example.org>\r\n"), conn.raw)
+        self.assertRegex(conn.raw, re.compile(
+            rb"\A(?:EHLO sluice\.test\r\n)?XCLIENT ADDR=127\.0\.0\.1 HELO=client\.test\r\n"
+            rb"EHLO client\.test\r\nMAIL FROM:<alice@example\.org>\r\n"))
 
     def test_two_recipients_no_for_clause(self):
         fb = self.backend()

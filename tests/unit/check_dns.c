@@ -35,7 +35,14 @@ static const char local_data[] =
 	"5.2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa. PTR mail6.example.test.\n"
 	"mail6.example.test. AAAA 2001:db8::25\n"
 	"40.2.0.192.in-addr.arpa. PTR Remote.Example.COM.\n"
-	"6.2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa. PTR mail.example.test.\n";
+	"6.2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa. PTR mail.example.test.\n"
+	/* TTLs for the cache: short PTR, short address record, zero. */
+	"50.2.0.192.in-addr.arpa. 1 IN PTR shortptr.example.test.\n"
+	"shortptr.example.test. 300 IN A 192.0.2.50\n"
+	"51.2.0.192.in-addr.arpa. 300 IN PTR shorta.example.test.\n"
+	"shorta.example.test. 1 IN A 192.0.2.51\n"
+	"52.2.0.192.in-addr.arpa. 0 IN PTR zero.example.test.\n"
+	"zero.example.test. 300 IN A 192.0.2.52\n";
 
 /* ---- a loopback UDP "authoritative" server on the test's own event loop ---- */
 
@@ -116,13 +123,19 @@ struct fix {
 	struct server srv;
 	char fwd[64];
 	const char *fwds[2];
+	unsigned cache_ttl_max_ms;  /* for fix_dns; 0 = dns.c's own limits */
 	struct dns *dns;
 };
 
 static struct dns *
 fix_dns(struct fix *f, unsigned timeout_ms, int with_data)
 {
-	struct dns_options opt = { f->fwds, with_data ? data_path : NULL, timeout_ms };
+	struct dns_options opt = {
+		.forwarders = f->fwds,
+		.local_data_file = with_data ? data_path : NULL,
+		.timeout_ms = timeout_ms,
+		.cache_ttl_max_ms = f->cache_ttl_max_ms,
+	};
 	return dns_new(f->base, &opt);
 }
 
@@ -498,16 +511,17 @@ START_TEST(test_bad_local_data)
 
 	fix_init(&f, 1000);
 	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
-		struct dns_options opt = { f.fwds, path, 0 };
+		struct dns_options opt = { .forwarders = f.fwds, .local_data_file = path };
 		write_file(path, sizeof(path), bad[i]);
 		struct dns *d = dns_new(f.base, &opt);
 		unlink(path);
 		ck_assert_msg(d == NULL, "bad local data %zu accepted", i);
 	}
-	struct dns_options missing = { f.fwds, "/nonexistent/sluice-dns-data", 0 };
+	struct dns_options missing = { .forwarders = f.fwds,
+	                               .local_data_file = "/nonexistent/sluice-dns-data" };
 	ck_assert_ptr_null(dns_new(f.base, &missing));
 	const char *const badfwd[] = { "not an address", NULL };
-	struct dns_options fwd = { badfwd, NULL, 0 };
+	struct dns_options fwd = { .forwarders = badfwd };
 	ck_assert_ptr_null(dns_new(f.base, &fwd));
 	fix_done(&f);
 }
@@ -531,6 +545,262 @@ START_TEST(test_default_options_localhost)
 }
 END_TEST
 
+/* ---- the client-name cache ---- */
+
+/* Starts a lookup and reports whether the cache answered it: dns_client_name runs
+ * the callback before returning only for cache hits (and for failures to start,
+ * which are TEMPFAIL and never seen here), so a NULL handle with the answer in
+ * hand means no query went to unbound. Misses are run to completion. */
+static int
+lookup_cached(struct fix *f, const char *addr, struct answer *a)
+{
+	struct sockaddr_storage ss;
+	struct dns_query *q;
+
+	memset(a, 0, sizeof(*a));
+	a->base = f->base;
+	a->stop = 1;
+	make_addr(&ss, addr);
+	q = dns_client_name(f->dns, (struct sockaddr *)&ss, answer_cb, a);
+	if (q == NULL) {
+		ck_assert_msg(a->calls == 1, "%s: NULL handle with %d callbacks", addr, a->calls);
+		return 1;
+	}
+	ck_assert_msg(a->calls == 0, "%s: callback ran but a handle came back", addr);
+	loop_for(f->base, 10000);
+	ck_assert_msg(a->calls == 1, "%s: got %d callbacks, want 1", addr, a->calls);
+	return 0;
+}
+
+static const struct {
+	const char *first, *second;   /* second is looked up right after first */
+	int hit;
+	enum dns_status status;
+	const char *name;
+} cache_cases[] = {
+	{ "192.0.2.10", "192.0.2.10", 1, DNS_STATUS_OK, "mail.example.test" },
+	{ "2001:db8::25", "2001:db8::25", 1, DNS_STATUS_OK, "mail6.example.test" },
+	{ "192.0.2.31", "192.0.2.31", 1, DNS_STATUS_NONE, "" },        /* NXDOMAIN */
+	{ "192.0.2.30", "192.0.2.30", 1, DNS_STATUS_NONE, "" },        /* NODATA */
+	{ "192.0.2.20", "192.0.2.20", 1, DNS_STATUS_NONE, "" },        /* not confirmed */
+	{ "192.0.2.10", "::ffff:192.0.2.10", 1, DNS_STATUS_OK, "mail.example.test" },
+	{ "::ffff:192.0.2.10", "192.0.2.10", 1, DNS_STATUS_OK, "mail.example.test" },
+	/* Not the same client: no hit. */
+	{ "192.0.2.10", "192.0.2.11", 0, DNS_STATUS_OK, "upper.example.test" },
+	{ "192.0.2.10", "2001:db8::c000:20a", 0, DNS_STATUS_NONE, "" }, /* same last 4 bytes */
+	{ "2001:db8::25", "2001:db8::26", 0, DNS_STATUS_NONE, "" },
+	/* A zero TTL is not cached. */
+	{ "192.0.2.52", "192.0.2.52", 0, DNS_STATUS_OK, "zero.example.test" },
+};
+
+START_TEST(test_cache_hit)
+{
+	struct fix f;
+	struct answer a;
+	const char *second = cache_cases[_i].second;
+
+	fix_init(&f, 5000);
+	ck_assert_msg(!lookup_cached(&f, cache_cases[_i].first, &a),
+	              "%s: a fresh resolver answered from its cache", cache_cases[_i].first);
+	int hit = lookup_cached(&f, second, &a);
+	ck_assert_msg(hit == cache_cases[_i].hit, "%s after %s: got %s, want %s", second,
+	              cache_cases[_i].first, hit ? "cache hit" : "miss",
+	              cache_cases[_i].hit ? "cache hit" : "miss");
+	ck_assert_msg(a.status == cache_cases[_i].status, "%s: got %s, want %s", second,
+	              status_names[a.status], status_names[cache_cases[_i].status]);
+	ck_assert_msg(strcmp(a.name, cache_cases[_i].name) == 0, "%s: got name \"%s\", want \"%s\"",
+	              second, a.name, cache_cases[_i].name);
+	fix_done(&f);
+}
+END_TEST
+
+/* An answer from the server is remembered even after the server changes its mind:
+ * nothing reaches it, and the old answer comes back. */
+START_TEST(test_cache_hides_server)
+{
+	struct fix f;
+	struct answer a;
+
+	fix_init(&f, 5000);
+	f.srv.mode = SERVER_NXDOMAIN;
+	ck_assert(!lookup_cached(&f, "192.0.2.40", &a));
+	ck_assert_msg(a.status == DNS_STATUS_NONE, "got %s, want NONE", status_names[a.status]);
+	int queries = f.srv.queries;
+	ck_assert_int_ge(queries, 1);
+	f.srv.mode = SERVER_SERVFAIL;
+	ck_assert_msg(lookup_cached(&f, "192.0.2.40", &a), "second lookup missed the cache");
+	ck_assert_msg(a.status == DNS_STATUS_NONE, "got %s, want the cached NONE",
+	              status_names[a.status]);
+	ck_assert_msg(f.srv.queries == queries, "got %d server queries, want still %d",
+	              f.srv.queries, queries);
+	fix_done(&f);
+}
+END_TEST
+
+START_TEST(test_cache_expires)
+{
+	static const struct {
+		const char *addr;
+		enum dns_status status;
+	} cases[] = {
+		{ "192.0.2.10", DNS_STATUS_OK },
+		{ "192.0.2.31", DNS_STATUS_NONE },
+	};
+	struct fix f;
+	struct answer a;
+
+	fix_init(&f, 5000);
+	dns_free(&f.dns);
+	f.cache_ttl_max_ms = 150;
+	f.dns = fix_dns(&f, 5000, 1);
+	ck_assert_ptr_nonnull(f.dns);
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		ck_assert(!lookup_cached(&f, cases[i].addr, &a));
+		ck_assert_msg(lookup_cached(&f, cases[i].addr, &a), "%s: no hit before expiry",
+		              cases[i].addr);
+	}
+	loop_for(f.base, 250);
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		ck_assert_msg(!lookup_cached(&f, cases[i].addr, &a), "%s: hit after expiry",
+		              cases[i].addr);
+		ck_assert_msg(a.status == cases[i].status, "%s: got %s, want %s", cases[i].addr,
+		              status_names[a.status], status_names[cases[i].status]);
+		ck_assert_msg(lookup_cached(&f, cases[i].addr, &a), "%s: fresh answer not cached",
+		              cases[i].addr);
+	}
+	fix_done(&f);
+}
+END_TEST
+
+/* OK lives for the smaller of the PTR and address TTLs (1 s in either place here). */
+START_TEST(test_cache_record_ttl)
+{
+	static const char *const addrs[] = { "192.0.2.50", "192.0.2.51", "192.0.2.10" };
+	struct fix f;
+	struct answer a;
+
+	fix_init(&f, 5000);
+	for (size_t i = 0; i < ARRAY_LEN(addrs); i++) {
+		ck_assert(!lookup_cached(&f, addrs[i], &a));
+		ck_assert_msg(a.status == DNS_STATUS_OK, "%s: got %s, want OK", addrs[i],
+		              status_names[a.status]);
+		ck_assert_msg(lookup_cached(&f, addrs[i], &a), "%s: no hit", addrs[i]);
+	}
+	loop_for(f.base, 1200);
+	ck_assert_msg(!lookup_cached(&f, addrs[0], &a), "PTR TTL 1 s: still cached after 1.2 s");
+	ck_assert_msg(!lookup_cached(&f, addrs[1], &a), "A TTL 1 s: still cached after 1.2 s");
+	ck_assert_msg(lookup_cached(&f, addrs[2], &a), "TTL 300 s: gone after 1.2 s");
+	fix_done(&f);
+}
+END_TEST
+
+/* TEMPFAIL, from SERVFAIL or from the timer, sends the next lookup to DNS again. */
+START_TEST(test_cache_not_tempfail)
+{
+	static const enum server_mode modes[] = { SERVER_SERVFAIL, SERVER_DROP };
+	struct fix f;
+	struct answer a;
+
+	fix_init(&f, 300);
+	for (size_t i = 0; i < ARRAY_LEN(modes); i++) {
+		f.srv.mode = modes[i];
+		for (int round = 0; round < 2; round++) {
+			ck_assert_msg(!lookup_cached(&f, "192.0.2.40", &a),
+			              "mode %zu round %d: TEMPFAIL came from the cache", i, round);
+			ck_assert_msg(a.status == DNS_STATUS_TEMPFAIL, "mode %zu: got %s, want TEMPFAIL",
+			              i, status_names[a.status]);
+		}
+	}
+	fix_done(&f);
+}
+END_TEST
+
+/* Twice as many clients as slots, all answered locally (half with names, half
+ * NXDOMAIN from the 10.in-addr.arpa default zone): at most DNS_CACHE_ENTRIES of
+ * them can be hits afterwards. */
+#define BOUND_CLIENTS (2 * DNS_CACHE_ENTRIES)
+#define BOUND_BATCH 256
+
+struct counter {
+	int calls;
+	int want;
+	struct event_base *base;
+};
+
+static void
+counter_cb(void *arg, enum dns_status status, const char *name)
+{
+	struct counter *c = arg;
+
+	(void)name;
+	ck_assert_int_ne(status, DNS_STATUS_TEMPFAIL);
+	if (++c->calls == c->want)
+		event_base_loopbreak(c->base);
+}
+
+static void
+bound_addr(int i, char *buf, size_t size)
+{
+	xsnprintf(buf, size, "10.%d.%d.%d", i % 2, (i / 2) >> 8, (i / 2) & 0xff);
+}
+
+START_TEST(test_cache_bounded)
+{
+	struct fix f;
+	char path[64], addr[32];
+	size_t cap = (size_t)BOUND_CLIENTS * 100, len = 0;
+	char *data = xmalloc(cap);
+
+	/* 10.0.x.y have forward-confirmed names, 10.1.x.y nothing. */
+	for (int i = 0; i < BOUND_CLIENTS; i += 2) {
+		int b = (i / 2) >> 8, c = (i / 2) & 0xff;
+		len += xsnprintf(data + len, cap - len,
+		                 "%d.%d.0.10.in-addr.arpa. PTR h%d.bound.test.\n"
+		                 "h%d.bound.test. A 10.0.%d.%d\n", c, b, i, i, b, c);
+	}
+	write_file(path, sizeof(path), data);
+	free(data);
+	fix_init(&f, 5000);
+	dns_free(&f.dns);
+	struct dns_options opt = { .forwarders = f.fwds, .local_data_file = path };
+	f.dns = dns_new(f.base, &opt);
+	unlink(path);
+	ck_assert_ptr_nonnull(f.dns);
+
+	for (int first = 0; first < BOUND_CLIENTS; first += BOUND_BATCH) {
+		struct counter c = { 0, BOUND_BATCH, f.base };
+		for (int i = first; i < first + BOUND_BATCH; i++) {
+			struct sockaddr_storage ss;
+			bound_addr(i, addr, sizeof(addr));
+			make_addr(&ss, addr);
+			ck_assert_ptr_nonnull(dns_client_name(f.dns, (struct sockaddr *)&ss,
+			                                      counter_cb, &c));
+		}
+		loop_for(f.base, 10000);
+		ck_assert_msg(c.calls == BOUND_BATCH, "batch at %d: got %d answers, want %d",
+		              first, c.calls, BOUND_BATCH);
+	}
+	ck_assert_int_eq(f.srv.queries, 0);
+
+	int hits = 0;
+	for (int i = 0; i < BOUND_CLIENTS; i++) {
+		struct counter c = { 0, 1, f.base };
+		struct sockaddr_storage ss;
+		bound_addr(i, addr, sizeof(addr));
+		make_addr(&ss, addr);
+		struct dns_query *q = dns_client_name(f.dns, (struct sockaddr *)&ss, counter_cb, &c);
+		if (q == NULL)
+			hits++;
+		dns_cancel(q);    /* a miss must not refill the cache while we count */
+	}
+	ck_assert_msg(hits <= DNS_CACHE_ENTRIES, "got %d cache hits from %d clients, want at most %d",
+	              hits, BOUND_CLIENTS, DNS_CACHE_ENTRIES);
+	ck_assert_msg(hits >= DNS_CACHE_ENTRIES / 2, "got %d cache hits, want at least %d",
+	              hits, DNS_CACHE_ENTRIES / 2);
+	fix_done(&f);
+}
+END_TEST
+
 static Suite *
 dns_suite(void)
 {
@@ -550,6 +820,12 @@ dns_suite(void)
 	tcase_add_test(tc, test_unknown_family);
 	tcase_add_test(tc, test_bad_local_data);
 	tcase_add_test(tc, test_default_options_localhost);
+	tcase_add_loop_test(tc, test_cache_hit, 0, (int)ARRAY_LEN(cache_cases));
+	tcase_add_test(tc, test_cache_hides_server);
+	tcase_add_test(tc, test_cache_expires);
+	tcase_add_test(tc, test_cache_record_ttl);
+	tcase_add_test(tc, test_cache_not_tempfail);
+	tcase_add_test(tc, test_cache_bounded);
 	suite_add_tcase(s, tc);
 	return s;
 }
