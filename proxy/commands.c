@@ -14,6 +14,7 @@
 #include "log.h"
 #include "relay.h"
 #include "session.h"
+#include "smtp_path.h"
 #include "util.h"
 #include "worker.h"
 
@@ -295,7 +296,7 @@ cmd_mail_done(struct session *s, const struct chain_result *res)
 	if (s->relay == NULL)
 		s->relay = relay_new(s->w->base, s->w->srv->pool, s->cfg, s->sid);
 	if (!relay_is_open(s->relay)) {
-		struct relay_identity id = {
+		struct client_identity id = {
 			.helo = s->helo,
 			.name = s->name_status == DNS_STATUS_OK ? s->name :
 			        s->name_status == DNS_STATUS_TEMPFAIL ? "[TEMPUNAVAIL]" : "[UNAVAILABLE]",

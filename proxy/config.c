@@ -1,14 +1,9 @@
-/* config.c - sluice.conf (INI, parsed by inih) into one immutable struct. */
-#include <arpa/inet.h>
+/* config.c - loading sluice.conf with inih: lines, sections, listeners, backends, defaults. */
 #include <ctype.h>
 #include <errno.h>
-#include <limits.h>
-#include <netdb.h>
-#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -16,6 +11,7 @@
 #include <ini.h>
 
 #include "config.h"
+#include "config_keys.h"
 #include "log.h"
 #include "util.h"
 
@@ -24,57 +20,6 @@
 
 #define DEFAULT_LISTEN "127.0.0.1:2525"
 #define DEFAULT_BACKEND "127.0.0.1:25"
-
-enum key_type {
-	KT_LISTEN, KT_BACKEND, KT_HOSTNAME, KT_PATH, KT_WORKERS, KT_UINT, KT_SIZE,
-	KT_DURATION, KT_ENUM, KT_LOGLEVEL,
-};
-
-struct key {
-	const char *name;
-	enum key_type type;
-	size_t off;                      /* field in struct config */
-	unsigned long long min;          /* in the stored unit (octets, ms) */
-	const char *const *words;        /* KT_ENUM: index = enum value */
-	const char *why;                 /* said when the value is below min */
-};
-
-static const char *const xclient_words[] = { "auto", "yes", "no", NULL };
-static const char *const bare_newline_words[] = { "reject", "normalize", NULL };
-
-#define F(field) offsetof(struct config, field)
-static const struct key sluice_keys[] = {
-	{ "listen", KT_LISTEN, 0, 0, NULL, NULL },
-	{ "backend", KT_BACKEND, 0, 0, NULL, NULL },
-	{ "hostname", KT_HOSTNAME, F(hostname), 0, NULL, NULL },
-	{ "workers", KT_WORKERS, F(workers), 1, NULL, NULL },
-	{ "max_message_size", KT_SIZE, F(max_message_size), 1, NULL, NULL },
-	{ "max_recipients", KT_UINT, F(max_recipients), 100, NULL,
-	  "RFC 5321 section 4.5.3.1.8 requires accepting at least 100 recipients" },
-	{ "max_connections", KT_UINT, F(max_connections), 1, NULL, NULL },
-	{ "max_connections_per_ip", KT_UINT, F(max_connections_per_ip), 1, NULL, NULL },
-	{ "max_errors", KT_UINT, F(max_errors), 1, NULL, NULL },
-	{ "timeout_command", KT_DURATION, F(timeout_command), 1, NULL, NULL },
-	{ "timeout_data", KT_DURATION, F(timeout_data), 1, NULL, NULL },
-	{ "greet_pause", KT_DURATION, F(greet_pause), 0, NULL, NULL },
-	{ "min_data_rate", KT_UINT, F(min_data_rate), 0, NULL, NULL },
-	{ "xclient", KT_ENUM, F(xclient), 0, xclient_words, NULL },
-	{ "bare_newline", KT_ENUM, F(bare_newline), 0, bare_newline_words, NULL },
-	{ "spool_dir", KT_PATH, F(spool_dir), 0, NULL, NULL },
-	{ "spool_memory", KT_SIZE, F(spool_memory), 0, NULL, NULL },
-	{ "backend_timeout_connect", KT_DURATION, F(backend_timeout_connect), 1, NULL, NULL },
-	{ "backend_timeout_command", KT_DURATION, F(backend_timeout_command), 1, NULL, NULL },
-	{ "backend_timeout_data_end", KT_DURATION, F(backend_timeout_data_end), 1, NULL, NULL },
-	{ "backend_retry", KT_DURATION, F(backend_retry), 0, NULL, NULL },
-	{ "backend_probe_interval", KT_DURATION, F(backend_probe_interval), 1, NULL, NULL },
-	{ "shutdown_timeout", KT_DURATION, F(shutdown_timeout), 0, NULL, NULL },
-	{ "log_level", KT_LOGLEVEL, F(log_level), 0, NULL, NULL },
-};
-#undef F
-
-/* Enum fields are written through int; make sure that is their size. */
-_Static_assert(sizeof(enum config_xclient) == sizeof(int), "enum size");
-_Static_assert(sizeof(enum config_bare_newline) == sizeof(int), "enum size");
 
 enum section_kind { SEC_NONE, SEC_SLUICE, SEC_LISTENER, SEC_BAD };
 
@@ -105,7 +50,7 @@ struct load {
 	enum section_kind sec;
 	char *sec_text;                  /* "[listener x]" for messages */
 	size_t sec_listener;
-	int seen[ARRAY_LEN(sluice_keys)];
+	int seen[CONFIG_NKEYS];
 	struct listener_lines *llines;
 	unsigned nlisten;
 
@@ -137,331 +82,6 @@ load_fail(struct load *ld)
 	if (ld->first_inih_error == 0)
 		ld->first_inih_error = ld->lineno;
 	return 0;
-}
-
-/* ---------------------------------------------------------------- addresses */
-
-void
-config_addr_format(const struct sockaddr *sa, char *buf, size_t len)
-{
-	char host[NI_MAXHOST], serv[NI_MAXSERV];
-	socklen_t salen;
-
-	if (sa->sa_family == AF_INET)
-		salen = sizeof(struct sockaddr_in);
-	else if (sa->sa_family == AF_INET6)
-		salen = sizeof(struct sockaddr_in6);
-	else {
-		strlcpy_s(buf, "?", len);
-		return;
-	}
-	if (getnameinfo(sa, salen, host, sizeof(host), serv, sizeof(serv),
-	                NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
-		strlcpy_s(buf, "?", len);
-		return;
-	}
-	if (sa->sa_family == AF_INET6)
-		xsnprintf(buf, len, "[%s]:%s", host, serv);
-	else
-		xsnprintf(buf, len, "%s:%s", host, serv);
-}
-
-static bool
-port_valid(const char *s)
-{
-	unsigned long v = 0;
-
-	if (*s == '\0' || strlen(s) > 5)
-		return false;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
-			return false;
-		v = v * 10 + (unsigned long)(*s - '0');
-	}
-	return v >= 1 && v <= 65535;
-}
-
-/* RFC 1123 host name: dot-separated labels of letters, digits and inner hyphens. */
-static bool
-hostname_valid(const char *s)
-{
-	size_t label = 0, total = strlen(s);
-
-	if (total == 0 || total > 253)
-		return false;
-	for (const char *p = s; ; p++) {
-		if (*p == '.' || *p == '\0') {
-			if (label == 0 || label > 63 || p[-1] == '-')
-				return false;
-			if (*p == '\0')
-				return true;
-			label = 0;
-			continue;
-		}
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		      (*p >= '0' && *p <= '9') || (*p == '-' && label > 0)))
-			return false;
-		label++;
-	}
-}
-
-static int
-addr_resolve(const char *host, const char *port, int flags, struct config_addr *addr_r,
-             const char **err_r)
-{
-	struct addrinfo hints, *res;
-	int rc;
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = flags | AI_NUMERICSERV;
-	rc = getaddrinfo(host, port, &hints, &res);
-	if (rc != 0) {
-		*err_r = rc == EAI_SYSTEM ? "cannot resolve the host name" : gai_strerror(rc);
-		return -1;
-	}
-	memset(addr_r, 0, sizeof(*addr_r));
-	memcpy(&addr_r->ss, res->ai_addr, res->ai_addrlen);
-	addr_r->len = res->ai_addrlen;
-	freeaddrinfo(res);
-	config_addr_format((struct sockaddr *)&addr_r->ss, addr_r->text, sizeof(addr_r->text));
-	return 0;
-}
-
-/* Split into host and port in caller buffers; brackets are removed from IPv6. */
-static int
-addr_split(const char *s, char *host, size_t hostlen, const char **port_r, bool *bracketed_r,
-           const char **err_r)
-{
-	const char *colon;
-	size_t n;
-
-	*bracketed_r = s[0] == '[';
-	if (*bracketed_r) {
-		const char *close = strchr(s, ']');
-
-		if (close == NULL) {
-			*err_r = "missing ']' after the IPv6 address";
-			return -1;
-		}
-		if (close[1] != ':') {
-			*err_r = "missing ':PORT' after ']'";
-			return -1;
-		}
-		n = (size_t)(close - s - 1);
-		colon = close + 1;
-		s++;
-	} else {
-		colon = strrchr(s, ':');
-		if (colon == NULL) {
-			*err_r = "missing ':PORT'";
-			return -1;
-		}
-		n = (size_t)(colon - s);
-		if (memchr(s, ':', n) != NULL) {
-			*err_r = "an IPv6 address must be in brackets, as in [::1]:25";
-			return -1;
-		}
-	}
-	if (n == 0) {
-		*err_r = "missing address before ':PORT'";
-		return -1;
-	}
-	if (n >= hostlen) {
-		*err_r = "address too long";
-		return -1;
-	}
-	memcpy(host, s, n);
-	host[n] = '\0';
-	*port_r = colon + 1;
-	if (!port_valid(*port_r)) {
-		*err_r = "port must be a number from 1 to 65535";
-		return -1;
-	}
-	return 0;
-}
-
-int
-config_parse_addr(const char *s, int allow_names, struct config_addr *addr_r, const char **err_r)
-{
-	char host[256];
-	const char *port;
-	bool bracketed;
-	struct in_addr in4;
-
-	if (addr_split(s, host, sizeof(host), &port, &bracketed, err_r) < 0)
-		return -1;
-	if (bracketed) {
-		/* getaddrinfo rather than inet_pton: it keeps a %scope for link-local. */
-		if (strchr(host, ':') == NULL ||
-		    addr_resolve(host, port, AI_NUMERICHOST, addr_r, err_r) < 0 ||
-		    addr_r->ss.ss_family != AF_INET6) {
-			*err_r = "not an IPv6 address inside [ ]";
-			return -1;
-		}
-		return 0;
-	}
-	/* inet_pton, not getaddrinfo: it refuses inet_aton's "127.1" and "0x7f.1". */
-	if (inet_pton(AF_INET, host, &in4) == 1)
-		return addr_resolve(host, port, AI_NUMERICHOST, addr_r, err_r);
-	if (!allow_names) {
-		*err_r = "not a numeric IPv4 address (names are not allowed here)";
-		return -1;
-	}
-	if (!hostname_valid(host) || strspn(host, "0123456789.") == strlen(host)) {
-		*err_r = "not an IPv4 address or a host name";
-		return -1;
-	}
-	return addr_resolve(host, port, 0, addr_r, err_r);
-}
-
-/* ---------------------------------------------------------------- values */
-
-/* Decimal digits into *v; *end_r at the first non-digit. -1 no digits, -2 overflow. */
-static int
-number_parse(const char *s, unsigned long long *v, const char **end_r)
-{
-	unsigned long long n = 0;
-	const char *p = s;
-	bool overflow = false;
-
-	for (; *p >= '0' && *p <= '9'; p++) {
-		unsigned d = (unsigned)(*p - '0');
-
-		if (n > (ULLONG_MAX - d) / 10)
-			overflow = true;
-		else
-			n = n * 10 + d;
-	}
-	*end_r = p;
-	*v = n;
-	return p == s ? -1 : overflow ? -2 : 0;
-}
-
-/* Number with a unit suffix; the table maps suffix -> multiplier. -1 bad, -2 too large. */
-struct suffix { const char *text; unsigned long long mult; };
-
-static int
-scaled_parse(const char *s, const struct suffix *sfx, size_t nsfx,
-             unsigned long long max, unsigned long long *v_r)
-{
-	unsigned long long n;
-	const char *end;
-	int rc = number_parse(s, &n, &end);
-
-	if (rc == -1)
-		return -1;
-	for (size_t i = 0; i < nsfx; i++) {
-		if (strcmp(end, sfx[i].text) != 0)
-			continue;
-		if (rc == -2 || n > max / sfx[i].mult)
-			return -2;
-		*v_r = n * sfx[i].mult;
-		return 0;
-	}
-	return -1;
-}
-
-static const struct suffix size_suffixes[] = {
-	{ "", 1 }, { "k", 1ULL << 10 }, { "K", 1ULL << 10 }, { "m", 1ULL << 20 },
-	{ "M", 1ULL << 20 }, { "g", 1ULL << 30 }, { "G", 1ULL << 30 },
-};
-
-/* Bare number = seconds; everything is stored in milliseconds. */
-static const struct suffix duration_suffixes[] = {
-	{ "", 1000 }, { "ms", 1 }, { "s", 1000 }, { "m", 60 * 1000 }, { "h", 3600 * 1000 },
-};
-
-static void
-bad_value(struct load *ld, const struct key *k, const char *value, const char *want)
-{
-	load_error(ld, ld->lineno, "bad value '%s' for %s: want %s", value, k->name, want);
-}
-
-static void
-set_uint(struct config *cfg, const struct key *k, unsigned v)
-{
-	memcpy((char *)cfg + k->off, &v, sizeof(v));
-}
-
-static void
-set_int(struct config *cfg, const struct key *k, int v)
-{
-	memcpy((char *)cfg + k->off, &v, sizeof(v));
-}
-
-static void
-set_string(struct config *cfg, const struct key *k, const char *v)
-{
-	char **field = (char **)((char *)cfg + k->off);
-
-	free(*field);
-	*field = xstrdup(v);
-}
-
-static int
-value_number(struct load *ld, const struct key *k, const char *value)
-{
-	unsigned long long v, max = k->type == KT_SIZE ? SIZE_MAX : UINT_MAX;
-	char want[200];
-	int rc;
-
-	switch (k->type) {
-	case KT_SIZE:
-		rc = scaled_parse(value, size_suffixes, ARRAY_LEN(size_suffixes), max, &v);
-		xsnprintf(want, sizeof(want), "a size in octets%s, with an optional k, m or g "
-		          "suffix (binary multiples), e.g. 25m", k->min ? " above 0" : "");
-		break;
-	case KT_DURATION:
-		rc = scaled_parse(value, duration_suffixes, ARRAY_LEN(duration_suffixes), max, &v);
-		xsnprintf(want, sizeof(want), "a duration%s: an integer with an optional ms, s, m "
-		          "or h suffix (a bare number is seconds), e.g. 30s", k->min ? " above 0" : "");
-		break;
-	default:
-		rc = scaled_parse(value, size_suffixes, 1, max, &v);
-		if (k->why != NULL)
-			xsnprintf(want, sizeof(want), "an integer of at least %llu: %s", k->min, k->why);
-		else
-			xsnprintf(want, sizeof(want), "an integer of at least %llu", k->min);
-		break;
-	}
-	if (rc == -2) {
-		load_error(ld, ld->lineno, "value '%s' for %s is too large: at most %llu%s", value,
-		           k->name, k->type == KT_DURATION ? max / 1000 : max,
-		           k->type == KT_DURATION ? " s" : k->type == KT_SIZE ? " octets" : "");
-		return -1;
-	}
-	if (rc < 0 || v < k->min) {
-		bad_value(ld, k, value, want);
-		return -1;
-	}
-	if (k->type == KT_SIZE) {
-		size_t sz = (size_t)v;
-
-		memcpy((char *)ld->cfg + k->off, &sz, sizeof(sz));
-	} else
-		set_uint(ld->cfg, k, (unsigned)v);
-	return 0;
-}
-
-/* One of k->words; the enum value is its index. */
-static int
-value_word(struct load *ld, const struct key *k, const char *value)
-{
-	char want[100] = "";
-	int v;
-
-	for (v = 0; k->words[v] != NULL; v++)
-		if (strcmp(value, k->words[v]) == 0) {
-			set_int(ld->cfg, k, v);
-			return 0;
-		}
-	for (v = 0; k->words[v] != NULL; v++)       /* "a, b or c" */
-		xsnprintf(want + strlen(want), sizeof(want) - strlen(want), "%s%s",
-		          v == 0 ? "" : k->words[v + 1] ? ", " : " or ", k->words[v]);
-	bad_value(ld, k, value, want);
-	return -1;
 }
 
 /* ---------------------------------------------------------------- listeners, backends */
@@ -526,7 +146,7 @@ value_backend(struct load *ld, const char *value)
 	const char *port, *err;
 	bool bracketed;
 
-	if (addr_split(value, host, sizeof(host), &port, &bracketed, &err) < 0 ||
+	if (config_addr_split(value, host, sizeof(host), &port, &bracketed, &err) < 0 ||
 	    config_parse_addr(value, 1, &addr, &err) < 0) {
 		load_error(ld, ld->lineno, "bad value '%s' for backend: %s; want HOST:PORT or "
 		           "[IPV6]:PORT", value, err);
@@ -541,13 +161,13 @@ value_backend(struct load *ld, const char *value)
 static int
 sluice_key(struct load *ld, const char *name, const char *value)
 {
-	const struct key *k = NULL;
+	const struct config_key *k = NULL;
+	char err[CONFIG_MAX_LINE + 512];     /* the value is shorter than a line */
 	size_t i;
-	int v;
 
-	for (i = 0; i < ARRAY_LEN(sluice_keys); i++)
-		if (strcmp(name, sluice_keys[i].name) == 0) {
-			k = &sluice_keys[i];
+	for (i = 0; i < CONFIG_NKEYS; i++)
+		if (strcmp(name, config_keys[i].name) == 0) {
+			k = &config_keys[i];
 			break;
 		}
 	if (k == NULL) {
@@ -567,56 +187,15 @@ sluice_key(struct load *ld, const char *name, const char *value)
 		return -1;
 	}
 
-	switch (k->type) {
-	case KT_LISTEN:
+	if (k->type == KT_LISTEN)
 		return value_listen(ld, value);
-	case KT_BACKEND:
+	if (k->type == KT_BACKEND)
 		return value_backend(ld, value);
-	case KT_HOSTNAME:
-		if (!hostname_valid(value)) {
-			bad_value(ld, k, value, "a fully qualified host name such as mail.example.org");
-			return -1;
-		}
-		set_string(ld->cfg, k, value);
-		return 0;
-	case KT_PATH:
-		if (value[0] != '/') {
-			bad_value(ld, k, value, "an absolute path");
-			return -1;
-		}
-		set_string(ld->cfg, k, value);
-		return 0;
-	case KT_WORKERS:
-		if (strcmp(value, "auto") == 0) {
-			set_uint(ld->cfg, k, 0);
-			return 0;
-		} else {
-			unsigned long long n;
-			const char *end;
-
-			if (number_parse(value, &n, &end) != 0 || *end != '\0' || n < 1 || n > 64) {
-				bad_value(ld, k, value, "'auto' or an integer from 1 to 64");
-				return -1;
-			}
-			set_uint(ld->cfg, k, (unsigned)n);
-			return 0;
-		}
-	case KT_UINT:
-	case KT_SIZE:
-	case KT_DURATION:
-		return value_number(ld, k, value);
-	case KT_ENUM:
-		return value_word(ld, k, value);
-	case KT_LOGLEVEL:
-		v = log_level_parse(value);
-		if (v < 0) {
-			bad_value(ld, k, value, "error, warning, info or debug");
-			return -1;
-		}
-		set_int(ld->cfg, k, v);
-		return 0;
+	if (config_key_set(ld->cfg, k, value, err, sizeof(err)) < 0) {
+		load_error(ld, ld->lineno, "%s", err);
+		return -1;
 	}
-	return -1;
+	return 0;
 }
 
 static int

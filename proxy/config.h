@@ -1,4 +1,5 @@
-/* config.h - sluice.conf (INI, parsed by inih) into one immutable struct. */
+/* config.h - sluice.conf (INI, parsed by inih) into one immutable struct.
+ * Addresses: config_addr.h; the [sluice] keys and their values: config_keys.c. */
 #ifndef SLUICE_CONFIG_H
 #define SLUICE_CONFIG_H
 
@@ -6,12 +7,7 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
-/* A numeric socket address as written in the file, plus its printable form. */
-struct config_addr {
-	struct sockaddr_storage ss;
-	socklen_t len;
-	char text[64];            /* "127.0.0.1:2525" or "[::1]:2525" */
-};
+#include "config_addr.h"      /* struct config_addr, config_parse_addr, config_addr_format */
 
 struct config_listener {
 	char *name;               /* section name, or "listen:N" for a `listen =` line */
@@ -78,12 +74,5 @@ int config_load(const char *path, FILE *errs, struct config **cfg_r);
 int config_load_string(const char *text, const char *path, FILE *errs, struct config **cfg_r);
 
 void config_free(struct config **cfg);
-
-/* Parse "ADDR:PORT", "[V6]:PORT" or "HOST:PORT" (host only when allow_names).
- * Returns 0 and fills addr_r, or -1 and a static message in *err_r. */
-int config_parse_addr(const char *s, int allow_names, struct config_addr *addr_r, const char **err_r);
-
-/* Format a sockaddr as "ip:port" / "[ip6]:port". */
-void config_addr_format(const struct sockaddr *sa, char *buf, size_t len);
 
 #endif

@@ -16,13 +16,14 @@
 #include "smtp_data.h"
 #include "spool.h"
 #include "util.h"
+#include "xclient.h"
 
 #define RELAY_REPLY_MAX 4096          /* all lines of one reply */
 #define RELAY_LINE_MAX 2048           /* tolerated reply line (RFC: 512) */
 #define RELAY_OUT_HIGH (256 * 1024)   /* stop pumping the body above this */
 #define RELAY_OUT_LOW (64 * 1024)
 #define RELAY_CHUNK (64 * 1024)
-#define RELAY_XCLIENT_LINES 4
+#define RELAY_XCLIENT_LINES XCLIENT_LINES_MAX
 
 enum relay_state {
 	R_CLOSED, R_CONNECTING, R_GREETING, R_EHLO, R_HELO, R_XCLIENT, R_EHLO2,
@@ -69,12 +70,12 @@ struct relay {
 	char name[80];
 
 	/* XCLIENT lines still to send */
-	char *xclient[RELAY_XCLIENT_LINES];
+	char xclient[RELAY_XCLIENT_LINES][SMTP_COMMAND_MAX];
 	size_t nxclient, ixclient;
 	int xclient_early;        /* sent before any EHLO, on known capabilities */
 
 	/* who the client is, for XCLIENT (owned copies) */
-	struct relay_identity id;
+	struct client_identity id;
 	char *id_helo, *id_name, *id_addr, *id_login;
 
 	/* DATA streaming */
@@ -307,62 +308,12 @@ relay_try_next(struct relay *r)
 	relay_connect(r, idx);
 }
 
+/* XCLIENT lines for the attributes this backend announced. */
 static void
-xclient_add(struct relay *r, char *line, size_t *len, const char *tok)
+relay_build_xclient(struct relay *r)
 {
-	size_t tlen = strlen(tok);
-
-	if (tlen + 9 > SMTP_COMMAND_MAX - 2)
-		return;   /* cannot fit even alone; xtext keeps this from happening */
-	if (*len + 1 + tlen > SMTP_COMMAND_MAX - 2) {
-		if (r->nxclient < RELAY_XCLIENT_LINES)
-			r->xclient[r->nxclient++] = xstrndup(line, *len);
-		*len = xsnprintf(line, SMTP_COMMAND_MAX, "XCLIENT");
-	}
-	*len += xsnprintf(line + *len, SMTP_COMMAND_MAX - *len, " %s", tok);
-}
-
-/* Build the XCLIENT lines: NAME ADDR PORT PROTO HELO LOGIN, only attributes the
- * backend announced, values in xtext, each line under 512 octets. */
-static void
-relay_build_xclient(struct relay *r, const struct relay_identity *id)
-{
-	static const struct { unsigned bit; const char *key; } order[] = {
-		{ SMTP_XCLIENT_NAME, "NAME" }, { SMTP_XCLIENT_ADDR, "ADDR" },
-		{ SMTP_XCLIENT_PORT, "PORT" }, { SMTP_XCLIENT_PROTO, "PROTO" },
-		{ SMTP_XCLIENT_HELO, "HELO" }, { SMTP_XCLIENT_LOGIN, "LOGIN" },
-	};
-	char line[SMTP_COMMAND_MAX], tok[SMTP_COMMAND_MAX], val[SMTP_COMMAND_MAX];
-	size_t len = xsnprintf(line, sizeof(line), "XCLIENT");
-	unsigned attrs = r->caps.xclient_attrs;
-
-	for (size_t i = 0; i < ARRAY_LEN(order); i++) {
-		if (!(attrs & order[i].bit))
-			continue;
-		const char *v = NULL;
-		char num[16];
-		switch (order[i].bit) {
-		case SMTP_XCLIENT_NAME: v = id->name; break;
-		case SMTP_XCLIENT_ADDR:
-			xsnprintf(val, sizeof(val), "%s%s", id->ipv6 ? "IPV6:" : "", id->addr);
-			v = val;
-			break;
-		case SMTP_XCLIENT_PORT: xsnprintf(num, sizeof(num), "%u", id->port); v = num; break;
-		case SMTP_XCLIENT_PROTO: v = id->esmtp ? "ESMTP" : "SMTP"; break;
-		case SMTP_XCLIENT_HELO: v = id->helo; break;
-		case SMTP_XCLIENT_LOGIN: v = id->login; break;
-		}
-		if (v == NULL || *v == '\0')
-			continue;
-		if (v != val) {
-			if (smtp_xtext_encode(val, sizeof(val), v, strlen(v)) >= sizeof(val))
-				continue;
-		}
-		xsnprintf(tok, sizeof(tok), "%s=%s", order[i].key, val);
-		xclient_add(r, line, &len, tok);
-	}
-	if (len > strlen("XCLIENT") && r->nxclient < RELAY_XCLIENT_LINES)
-		r->xclient[r->nxclient++] = xstrndup(line, len);
+	r->nxclient = xclient_build(&r->id, r->caps.xclient_attrs, r->xclient, RELAY_XCLIENT_LINES);
+	r->ixclient = 0;
 }
 
 static int
@@ -390,7 +341,7 @@ dup_or_null(const char *s)
 }
 
 void
-relay_open(struct relay *r, const struct relay_identity *id, relay_cb *cb, void *arg)
+relay_open(struct relay *r, const struct client_identity *id, relay_cb *cb, void *arg)
 {
 	r->cb = cb;
 	r->cb_arg = arg;
@@ -424,8 +375,6 @@ relay_probe(struct relay *r, size_t idx, relay_cb *cb, void *arg)
 static void
 relay_xclient_clear(struct relay *r)
 {
-	for (size_t i = 0; i < r->nxclient; i++)
-		free(r->xclient[i]);
 	r->nxclient = r->ixclient = 0;
 }
 
@@ -442,7 +391,7 @@ relay_xclient_early(struct relay *r)
 	    !(caps.caps & SMTP_CAP_XCLIENT))
 		return 0;
 	r->caps = caps;
-	relay_build_xclient(r, &r->id);
+	relay_build_xclient(r);
 	if (r->nxclient == 0)
 		return 0;
 	r->xclient_early = 1;
@@ -494,7 +443,7 @@ relay_ehlo_done(struct relay *r, int second)
 		relay_opened(r);
 		return;
 	}
-	relay_build_xclient(r, &r->id);
+	relay_build_xclient(r);
 	if (r->nxclient == 0) {
 		relay_opened(r);
 		return;
@@ -505,6 +454,14 @@ relay_ehlo_done(struct relay *r, int second)
 }
 
 /* ------------------------------------------------------------ replies */
+
+/* "<what> <first line of the reply>", for logs and backend_mark_down. */
+static const char *
+relay_why(struct relay *r, char *buf, size_t size, const char *what)
+{
+	xsnprintf(buf, size, "%s %.*s", what, (int)strcspn(r->rbuf, "\r\n"), r->rbuf);
+	return buf;
+}
 
 static void
 relay_on_reply(struct relay *r)
@@ -522,8 +479,7 @@ relay_on_reply(struct relay *r)
 			relay_set_state(r, R_EHLO);
 			relay_send_hello(r, "EHLO");
 		} else {
-			xsnprintf(why, sizeof(why), "greeted with %.*s", (int)strcspn(r->rbuf, "\r\n"), r->rbuf);
-			relay_backend_failed(r, why);
+			relay_backend_failed(r, relay_why(r, why, sizeof(why), "greeted with"));
 		}
 		break;
 	case R_EHLO:
@@ -533,8 +489,7 @@ relay_on_reply(struct relay *r)
 			relay_set_state(r, R_HELO);
 			relay_send_hello(r, "HELO");
 		} else {
-			xsnprintf(why, sizeof(why), "refused EHLO: %.*s", (int)strcspn(r->rbuf, "\r\n"), r->rbuf);
-			relay_backend_failed(r, why);
+			relay_backend_failed(r, relay_why(r, why, sizeof(why), "refused EHLO:"));
 		}
 		break;
 	case R_HELO:
@@ -545,8 +500,7 @@ relay_on_reply(struct relay *r)
 			else
 				relay_opened(r);
 		} else {
-			xsnprintf(why, sizeof(why), "refused HELO: %.*s", (int)strcspn(r->rbuf, "\r\n"), r->rbuf);
-			relay_backend_failed(r, why);
+			relay_backend_failed(r, relay_why(r, why, sizeof(why), "refused HELO:"));
 		}
 		break;
 	case R_XCLIENT:
@@ -560,8 +514,8 @@ relay_on_reply(struct relay *r)
 		} else if (cls != 2) {
 			/* Fail closed: without XCLIENT the backend would take sluice's address
 			 * for the client's (an open relay when it trusts sluice). */
-			xsnprintf(why, sizeof(why), "refused XCLIENT (is sluice in smtpd_authorized_xclient_hosts?): %.*s",
-			          (int)strcspn(r->rbuf, "\r\n"), r->rbuf);
+			relay_why(r, why, sizeof(why),
+			          "refused XCLIENT (is sluice in smtpd_authorized_xclient_hosts?):");
 			log_error(r->sid, "backend %s %s", r->name, why);
 			relay_backend_failed(r, why);
 		} else if (++r->ixclient < r->nxclient) {
@@ -582,22 +536,8 @@ relay_on_reply(struct relay *r)
 		else if (cls == 2)
 			relay_opened(r);   /* HELO: keep what the first EHLO learned */
 		else {
-			xsnprintf(why, sizeof(why), "refused EHLO after XCLIENT: %.*s",
-			          (int)strcspn(r->rbuf, "\r\n"), r->rbuf);
-			relay_backend_failed(r, why);
+			relay_backend_failed(r, relay_why(r, why, sizeof(why), "refused EHLO after XCLIENT:"));
 		}
-		break;
-	case R_COMMAND:
-		relay_set_state(r, R_READY);
-		relay_timeouts(r, 0);
-		if (cls == 3) {
-			relay_close(r);
-			relay_finish_local(r, REPLY_UNEXPECTED);
-			break;
-		}
-		relay_finish(r, code, 0, r->rbuf, r->rlen);
-		if (code == 421)
-			relay_close(r);
 		break;
 	case R_DATA_CMD:
 		if (code == 354) {
@@ -622,6 +562,7 @@ relay_on_reply(struct relay *r)
 		else
 			relay_finish_local(r, REPLY_UNEXPECTED);
 		break;
+	case R_COMMAND:
 	case R_DATA_END:
 		relay_set_state(r, R_READY);
 		relay_timeouts(r, 0);

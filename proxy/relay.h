@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "smtp_parse.h"
+#include "xclient.h"
 
 struct backend_pool;
 struct config;
@@ -28,17 +29,6 @@ struct relay_reply {
 
 typedef void relay_cb(void *arg, const struct relay_reply *reply);
 
-/* Who the client is, for XCLIENT. Strings are copied by relay_open. */
-struct relay_identity {
-	const char *helo;         /* client's HELO/EHLO argument */
-	const char *name;         /* verified client name, "[UNAVAILABLE]" or "[TEMPUNAVAIL]" */
-	const char *addr;         /* client IP address text */
-	int ipv6;
-	unsigned port;
-	int esmtp;                /* client said EHLO */
-	const char *login;        /* authenticated user or NULL */
-};
-
 struct relay *relay_new(struct event_base *base, struct backend_pool *pool,
                         const struct config *cfg, const char *sid);
 
@@ -47,9 +37,10 @@ void relay_free(struct relay **r);
 
 /* Connect to the first usable backend (in configured order, skipping those marked
  * down, marking down those that fail), read the greeting, EHLO, XCLIENT when
- * configured and offered, EHLO again. Success: code 250. Failure: local 451 4.4.1.
+ * configured and offered (id: who the client is; strings are copied), the
+ * client's own EHLO/HELO again. Success: code 250. Failure: local 451 4.4.1.
  * id may be NULL (capability probe: no XCLIENT). */
-void relay_open(struct relay *r, const struct relay_identity *id, relay_cb *cb, void *arg);
+void relay_open(struct relay *r, const struct client_identity *id, relay_cb *cb, void *arg);
 
 /* Capability probe of one given backend, down or not: connect, EHLO (its
  * capabilities are recorded in the pool), then code 250; the backend is marked up

@@ -12,6 +12,7 @@
 #include "dns.h"
 #include "smtp_data.h"
 #include "smtp_parse.h"
+#include "smtp_path.h"
 
 struct relay;
 struct spool;

@@ -204,6 +204,28 @@ class TestRelay(SluiceTestCase):
                            CONTENT, xclient=False, rcpt="bob@example.com")
         self.assertNotIn(b"XCLIENT", conn.raw)
 
+    def test_xclient_before_ehlo_refused_falls_back(self):
+        # sluice sends XCLIENT right after the greeting when it already knows the
+        # backend's capabilities (from the probe); a backend that wants EHLO first
+        # gets sluice's EHLO, then XCLIENT, then the client's EHLO.
+        fb = self.backend(xclient_needs_ehlo=True)
+        self.start(fb)
+        c = self.client()
+        c.ehlo()
+        c.line("MAIL FROM:<alice@example.org>")
+        c.expect(250)
+        c.line("RCPT TO:<bob@example.com>")
+        c.expect(250)
+        c.line("DATA")
+        c.expect("354")
+        c.send(CONTENT + b".\r\n")
+        c.expect("250 2.0.0")
+        conn = fb.wait_relayed()
+        self.assertRegex(conn.raw, re.compile(
+            rb"\A(?:XCLIENT [^\r\n]*\r\n)?EHLO sluice\.test\r\nXCLIENT NAME=\S+ ADDR=127\.0\.0\.1 "
+            rb"PORT=\d+ PROTO=ESMTP HELO=client\.test\r\nEHLO client\.test\r\nMAIL FROM:"))
+        self.assertEqual(len(conn.xclient), 1, conn.commands)
+
     def test_xclient_only_listed_attributes(self):
         fb = self.backend(caps=["PIPELINING", "SIZE 10240000", "ENHANCEDSTATUSCODES",
                                 "XCLIENT HELO ADDR"])

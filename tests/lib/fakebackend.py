@@ -28,6 +28,7 @@ per_conn={n: {knob: value}}, connections numbered from 1 in accept order):
     delays={"DOT": 10.0}   seconds to wait before replying to a verb
     close_after={"DOT"}    close without a reply after receiving this verb
     extra={"MAIL": b"..."} bytes sent right after the reply to a verb
+    xclient_needs_ehlo=True  XCLIENT before any EHLO gets "503 5.5.1"
     lenient_dot=True       end DATA also on <LF>.<LF>, <LF>.<CR><LF>, <CR><LF>.<LF>
                            (like a lenient MTA: makes smuggling visible as a
                            second message)
@@ -284,6 +285,10 @@ class Connection:
                 self._reply(verb, self._ehlo_reply(arg))
             elif verb == "HELO":
                 self._reply(verb, "250 %s" % HOSTNAME)
+            elif verb == "XCLIENT" and k.get("xclient_needs_ehlo") and not any(
+                    c.upper().startswith("EHLO") for c in self.commands[:-1]):
+                # Some servers want EHLO before XCLIENT.
+                self._reply("XCLIENT-EARLY", "503 5.5.1 Error: send EHLO first")
             elif verb == "XCLIENT":
                 attrs = {}
                 for item in arg.split():

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "smtp_parse.h"
+#include "smtp_path.h"
 #include "util.h"
 
 /* A length of 0 in the tables below means "use strlen"; cases with embedded NUL

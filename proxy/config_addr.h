@@ -1,0 +1,34 @@
+/* config_addr.h - socket addresses as written in sluice.conf: parsing and printing. */
+#ifndef SLUICE_CONFIG_ADDR_H
+#define SLUICE_CONFIG_ADDR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+/* A numeric socket address as written in the file, plus its printable form. */
+struct config_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char text[64];            /* "127.0.0.1:2525" or "[::1]:2525" */
+};
+
+/* Parse "ADDR:PORT", "[V6]:PORT" or "HOST:PORT" (host only when allow_names).
+ * Returns 0 and fills addr_r, or -1 and a static message in *err_r. Blocking when
+ * allow_names (resolves the name). */
+int config_parse_addr(const char *s, int allow_names, struct config_addr *addr_r, const char **err_r);
+
+/* Format a sockaddr as "ip:port" / "[ip6]:port". */
+void config_addr_format(const struct sockaddr *sa, char *buf, size_t len);
+
+/* Split "HOST:PORT" or "[V6]:PORT" into host (NUL-terminated, without brackets, in
+ * a buffer of hostlen) and *port_r (points into s; checked to be 1..65535). Nothing
+ * is resolved. Returns 0, or -1 and a static message in *err_r. */
+int config_addr_split(const char *s, char *host, size_t hostlen, const char **port_r,
+                      bool *bracketed_r, const char **err_r);
+
+/* RFC 1123 host name: dot-separated labels of letters, digits and inner hyphens,
+ * at most 63 octets each and 253 in all; no trailing dot. */
+bool config_hostname_valid(const char *s);
+
+#endif
