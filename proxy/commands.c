@@ -11,6 +11,7 @@
 #include "chain.h"
 #include "commands.h"
 #include "config.h"
+#include "content.h"
 #include "log.h"
 #include "relay.h"
 #include "session.h"
@@ -82,22 +83,14 @@ cmd_unknown(struct session *s)
 }
 
 static void
-cmd_rset_done(struct session *s, const struct chain_result *res)
-{
-	(void)res;
-	session_reply(s, "250 2.0.0 Ok");
-	session_done(s);
-}
-
-static void
 cmd_rset(struct session *s)
 {
+	/* Ending the transaction runs the filters' reset hooks (chain_tx_end). */
 	if (s->tx != NULL) {
 		s->backend_dirty = 1;
 		session_tx_end(s);
 	}
-	session_set_state(s, S_BUSY);
-	chain_run(s, CHAIN_RESET, cmd_rset_done);
+	session_reply(s, "250 2.0.0 Ok");
 }
 
 /* ------------------------------------------------------------ HELO / EHLO */
@@ -122,7 +115,7 @@ ehlo_offer(struct session *s)
 static void
 cmd_helo_done(struct session *s, const struct chain_result *res)
 {
-	if (res->verdict == CHAIN_REJECT || res->verdict == CHAIN_TEMPFAIL) {
+	if (res->verdict == SLUICE_REJECT || res->verdict == SLUICE_TEMPFAIL) {
 		s->helo_seen = 0;
 		session_reply(s, "%s", res->reply ? res->reply : "550 5.7.1 Access denied");
 		session_done(s);
@@ -173,10 +166,35 @@ cmd_helo(struct session *s)
 	s->esmtp = ehlo;
 	s->pipelining = ehlo;
 	session_set_state(s, S_BUSY);
-	chain_run(s, CHAIN_HELO, cmd_helo_done);
+	chain_run(s, CHAIN_HELO, &(struct chain_args){ .str = s->helo }, cmd_helo_done);
 }
 
 /* ------------------------------------------------------------ MAIL */
+
+/* The mail and rcpt hooks' arguments: the address and "KEY=VALUE" parameters,
+ * NUL-terminated copies kept in the session until the phase is done. */
+static const struct chain_args *
+chain_args_path(struct session *s)
+{
+	const struct smtp_path *p = &s->path;
+	size_t off = 0, n = 0;
+
+	xsnprintf(s->chain_addr, sizeof(s->chain_addr), "%.*s", (int)p->addr_len, p->addr);
+	for (size_t i = 0; i < p->nparams && n < SMTP_PARAMS_MAX; i++) {
+		const struct smtp_param *pa = &p->params[i];
+		size_t w = xsnprintf(s->chain_pbuf + off, sizeof(s->chain_pbuf) - off, "%.*s%s%.*s",
+		                     (int)pa->key_len, pa->key, pa->value ? "=" : "",
+		                     pa->value ? (int)pa->value_len : 0, pa->value ? pa->value : "");
+		s->chain_params[n++] = s->chain_pbuf + off;
+		off += w + 1;
+		if (off >= sizeof(s->chain_pbuf))
+			break;
+	}
+	s->chain_params[n] = NULL;
+	s->chain_argv.str = s->chain_addr;
+	s->chain_argv.params = s->chain_params;
+	return &s->chain_argv;
+}
 
 static int
 path_error(struct session *s, enum smtp_err e, enum smtp_path_kind kind)
@@ -288,7 +306,7 @@ mail_relay_ready(void *arg, const struct relay_reply *reply)
 static void
 cmd_mail_done(struct session *s, const struct chain_result *res)
 {
-	if (res->verdict == CHAIN_REJECT || res->verdict == CHAIN_TEMPFAIL) {
+	if (res->verdict == SLUICE_REJECT || res->verdict == SLUICE_TEMPFAIL) {
 		session_reply(s, "%s", res->reply ? res->reply : "550 5.7.1 Sender rejected");
 		session_done(s);
 		return;
@@ -330,7 +348,7 @@ cmd_mail(struct session *s)
 		return;
 	}
 	session_set_state(s, S_BUSY);
-	chain_run(s, CHAIN_MAIL, cmd_mail_done);
+	chain_run(s, CHAIN_MAIL, chain_args_path(s), cmd_mail_done);
 }
 
 /* ------------------------------------------------------------ RCPT */
@@ -353,7 +371,7 @@ rcpt_reply(void *arg, const struct relay_reply *reply)
 static void
 cmd_rcpt_done(struct session *s, const struct chain_result *res)
 {
-	if (res->verdict == CHAIN_REJECT || res->verdict == CHAIN_TEMPFAIL) {
+	if (res->verdict == SLUICE_REJECT || res->verdict == SLUICE_TEMPFAIL) {
 		session_reply(s, "%s", res->reply ? res->reply : "550 5.7.1 Recipient rejected");
 		session_done(s);
 		return;
@@ -379,7 +397,7 @@ cmd_rcpt(struct session *s)
 	}
 	s->tx->rcpt_attempts++;
 	session_set_state(s, S_BUSY);
-	chain_run(s, CHAIN_RCPT, cmd_rcpt_done);
+	chain_run(s, CHAIN_RCPT, chain_args_path(s), cmd_rcpt_done);
 }
 
 /* ------------------------------------------------------------ DATA / BDAT */
@@ -401,7 +419,7 @@ content_check(struct session *s, int bdat)
 static void
 cmd_data_done(struct session *s, const struct chain_result *res)
 {
-	if (res->verdict == CHAIN_REJECT || res->verdict == CHAIN_TEMPFAIL) {
+	if (res->verdict == SLUICE_REJECT || res->verdict == SLUICE_TEMPFAIL) {
 		session_reply(s, "%s", res->reply ? res->reply : "554 5.7.1 Message refused");
 		s->backend_dirty = 1;
 		session_tx_end(s);
@@ -435,7 +453,7 @@ cmd_data(struct session *s)
 		return;
 	}
 	session_set_state(s, S_BUSY);
-	chain_run(s, CHAIN_DATA, cmd_data_done);
+	chain_run(s, CHAIN_DATA, NULL, cmd_data_done);
 }
 
 static int
@@ -467,6 +485,31 @@ bdat_parse(const char *arg, size_t len, uint64_t *size_r, int *last_r)
 }
 
 static void
+cmd_bdat_read(struct session *s)
+{
+	if (s->bdat_size == 0) {
+		commands_bdat_chunk_done(s);
+		return;
+	}
+	session_content_read(s, S_BDAT);
+}
+
+static void
+cmd_bdat_data_done(struct session *s, const struct chain_result *res)
+{
+	if (res->verdict == SLUICE_REJECT || res->verdict == SLUICE_TEMPFAIL) {
+		/* The chunk is still read (RFC 3030), then refused with the filter's reply. */
+		strlcpy_s(s->bdat_reply, res->reply, sizeof(s->bdat_reply));
+		s->bdat_error = s->bdat_reply;
+		s->bdat_discard = 1;
+		s->bdat_end_tx = 1;
+	} else {
+		session_content_begin(s, SMTP_DATA_RAW);
+	}
+	cmd_bdat_read(s);
+}
+
+static void
 cmd_bdat(struct session *s)
 {
 	uint64_t size;
@@ -483,15 +526,15 @@ cmd_bdat(struct session *s)
 	s->bdat_last = last;
 	s->bdat_discard = err != NULL;
 	s->bdat_error = err;
+	s->bdat_end_tx = 0;
 	if (err == NULL && !s->tx->used_bdat) {
+		/* The first chunk is where the data hooks run, as for DATA. */
 		s->tx->used_bdat = 1;
-		session_content_begin(s, SMTP_DATA_RAW);
-	}
-	if (size == 0) {
-		commands_bdat_chunk_done(s);
+		session_set_state(s, S_BUSY);
+		chain_run(s, CHAIN_DATA, NULL, cmd_bdat_data_done);
 		return;
 	}
-	session_content_read(s, S_BDAT);
+	cmd_bdat_read(s);
 }
 
 void
@@ -499,6 +542,13 @@ commands_bdat_chunk_done(struct session *s)
 {
 	if (s->bdat_discard) {
 		session_set_state(s, S_COMMAND);
+		if (s->bdat_end_tx) {
+			session_reply(s, "%s", s->bdat_error);
+			s->backend_dirty = 1;
+			session_tx_end(s);
+			session_done(s);
+			return;
+		}
 		session_error(s, "%s", s->bdat_error);
 		if (s->state != S_CLOSING)
 			session_done(s);
@@ -506,7 +556,7 @@ commands_bdat_chunk_done(struct session *s)
 	}
 	if (s->bdat_last) {
 		smtp_data_finish(&s->data);
-		session_content_end(s);
+		content_end(s);
 		return;
 	}
 	/* RFC 3030 examples: each chunk's reply counts that chunk's octets. */

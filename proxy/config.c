@@ -1,4 +1,5 @@
-/* config.c - loading sluice.conf with inih: lines, sections, listeners, backends, defaults. */
+/* config.c - loading sluice.conf with inih: lines, sections, listeners, backends, DNS
+ * servers, defaults. [filter NAME] sections: config_filter.c. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -11,6 +12,7 @@
 #include <ini.h>
 
 #include "config.h"
+#include "config_filter.h"
 #include "config_keys.h"
 #include "log.h"
 #include "util.h"
@@ -21,7 +23,11 @@
 #define DEFAULT_LISTEN "127.0.0.1:2525"
 #define DEFAULT_BACKEND "127.0.0.1:25"
 
-enum section_kind { SEC_NONE, SEC_SLUICE, SEC_LISTENER, SEC_BAD };
+#ifndef PKGLIBDIR
+#define PKGLIBDIR "/usr/local/lib/sluice"
+#endif
+
+enum section_kind { SEC_NONE, SEC_SLUICE, SEC_LISTENER, SEC_FILTER, SEC_BAD };
 
 /* Lines of each listener, parallel to cfg->listeners (not part of the public struct). */
 struct listener_lines {
@@ -50,6 +56,7 @@ struct load {
 	enum section_kind sec;
 	char *sec_text;                  /* "[listener x]" for messages */
 	size_t sec_listener;
+	size_t sec_filter;
 	int seen[CONFIG_NKEYS];
 	struct listener_lines *llines;
 	unsigned nlisten;
@@ -156,6 +163,28 @@ value_backend(struct load *ld, const char *value)
 	return 0;
 }
 
+static int
+value_dns(struct load *ld, const char *value)
+{
+	struct config *cfg = ld->cfg;
+	char server[CONFIG_DNS_MAX];
+	const char *err;
+
+	if (config_parse_dns(value, server, sizeof(server), &err) < 0) {
+		load_error(ld, ld->lineno, "bad value '%s' for dns: %s; want ADDR, ADDR:PORT or "
+		           "[IPV6]:PORT, numeric", value, err);
+		return -1;
+	}
+	for (size_t i = 0; i < cfg->ndns_servers; i++)
+		if (strcmp(cfg->dns_servers[i], server) == 0) {
+			load_error(ld, ld->lineno, "dns server %s is given twice", server);
+			return -1;
+		}
+	cfg->dns_servers = xrealloc(cfg->dns_servers, (cfg->ndns_servers + 1) * sizeof(char *));
+	cfg->dns_servers[cfg->ndns_servers++] = xstrdup(server);
+	return 0;
+}
+
 /* ---------------------------------------------------------------- sections and keys */
 
 static int
@@ -174,7 +203,7 @@ sluice_key(struct load *ld, const char *name, const char *value)
 		load_error(ld, ld->lineno, "unknown key '%s' in %s", name, ld->sec_text);
 		return -1;
 	}
-	if (k->type != KT_LISTEN && k->type != KT_BACKEND) {
+	if (k->type != KT_LISTEN && k->type != KT_BACKEND && k->type != KT_DNS) {
 		if (ld->seen[i] != 0) {
 			load_error(ld, ld->lineno, "duplicate key '%s' (first set on line %d)",
 			           name, ld->seen[i]);
@@ -191,6 +220,8 @@ sluice_key(struct load *ld, const char *name, const char *value)
 		return value_listen(ld, value);
 	if (k->type == KT_BACKEND)
 		return value_backend(ld, value);
+	if (k->type == KT_DNS)
+		return value_dns(ld, value);
 	if (config_key_set(ld->cfg, k, value, err, sizeof(err)) < 0) {
 		load_error(ld, ld->lineno, "%s", err);
 		return -1;
@@ -285,6 +316,17 @@ section_open(struct load *ld, const char *line)
 			ld->sec_listener = ld->cfg->nlisteners - 1;
 			ld->sec = SEC_LISTENER;
 		}
+	} else if (strcmp(text, "filter") == 0) {
+		char buf[CONFIG_MAX_LINE + 16], err[CONFIG_MAX_LINE + 512];
+
+		xsnprintf(buf, sizeof(buf), "[filter %s]", name);
+		ld->sec_text = xstrdup(buf);
+		if (config_filter_open(ld->cfg, name, (unsigned)ld->lineno, err, sizeof(err)) < 0) {
+			load_error(ld, ld->lineno, "%s", err);
+		} else {
+			ld->sec_filter = ld->cfg->nfilters - 1;
+			ld->sec = SEC_FILTER;
+		}
 	} else {
 		ld->sec_text = xstrndup(line, (size_t)(close - line) + 1);
 		load_error(ld, ld->lineno, "unknown section %s", ld->sec_text);
@@ -323,6 +365,15 @@ load_handler(void *user, const char *section, const char *name, const char *valu
 	case SEC_LISTENER:
 		rc = listener_key(ld, name, value);
 		break;
+	case SEC_FILTER: {
+		char err[CONFIG_MAX_LINE + 512];
+
+		rc = config_filter_key(&ld->cfg->filters[ld->sec_filter], name, value,
+		                       (unsigned)ld->lineno, err, sizeof(err));
+		if (rc < 0)
+			load_error(ld, ld->lineno, "%s", err);
+		break;
+	}
 	}
 	return rc < 0 ? load_fail(ld) : 1;
 }
@@ -436,6 +487,11 @@ config_new_defaults(const char *path)
 	cfg->backend_probe_interval = 60 * 1000;
 	cfg->shutdown_timeout = 30 * 1000;
 	cfg->log_level = LOG_LEVEL_INFO;
+	cfg->filter_dir = xstrdup(PKGLIBDIR);
+	cfg->dns_timeout = 5 * 1000;
+	cfg->work_threads = 4;
+	cfg->score_header = xstrdup("");
+	cfg->quarantine_header = xstrdup("X-Sluice-Quarantine");
 	return cfg;
 }
 
@@ -461,6 +517,12 @@ load_finish(struct load *ld)
 				           ld->llines[j].addr);
 				break;
 			}
+	}
+	for (size_t i = 0; i < cfg->nfilters; i++) {
+		char msg[CONFIG_MAX_LINE + 512];
+
+		if (config_filter_check(&cfg->filters[i], msg, sizeof(msg)) < 0)
+			load_error(ld, (int)cfg->filters[i].line, "%s", msg);
 	}
 	if (cfg->nlisteners == 0 && config_parse_addr(DEFAULT_LISTEN, 0, &addr, &err) == 0)
 		listener_add(ld, "listen:1", 0)->addr = addr;
@@ -582,6 +644,16 @@ config_free(struct config **cfgp)
 	free(cfg->backends);
 	free(cfg->hostname);
 	free(cfg->spool_dir);
+	for (size_t i = 0; i < cfg->nfilters; i++)
+		config_filter_clear(&cfg->filters[i]);
+	free(cfg->filters);
+	free(cfg->filter_dir);
+	for (size_t i = 0; i < cfg->ndns_servers; i++)
+		free(cfg->dns_servers[i]);
+	free(cfg->dns_servers);
+	free(cfg->dns_local_data);
+	free(cfg->score_header);
+	free(cfg->quarantine_header);
 	free(cfg->path);
 	free(cfg);
 	*cfgp = NULL;

@@ -20,6 +20,34 @@ struct config_backend {
 	struct config_addr addr;  /* resolved once at load time */
 };
 
+/* One of a filter's own keys, handed to it at init (loader.c). */
+struct config_kv {
+	char *key;
+	char *value;              /* as written; may be "" */
+	unsigned line;
+};
+
+/* Core keys of a filter section, in the order of core_line[]. */
+enum config_filter_core {
+	CONFIG_FILTER_MODULE = 0, CONFIG_FILTER_TIMEOUT, CONFIG_FILTER_ON_ERROR,
+	CONFIG_FILTER_DRY_RUN, CONFIG_FILTER_SKIP_AUTHENTICATED, CONFIG_FILTER_NCORE
+};
+
+/* One [filter NAME] section; cfg->filters holds them in file (= chain) order. */
+struct config_filter {
+	char *name;               /* NAME: [a-z0-9_-]+, unique */
+	char *module;             /* required: a name (<filter_dir>/<module>.so) or a path */
+	unsigned line;            /* of the section header */
+	unsigned timeout_ms;      /* `timeout`, default 30 s */
+	int on_error;             /* enum filter_on_error (loader.h): 0 tempfail (default),
+	                           * 1 accept, 2 reject */
+	int dry_run;              /* yes|no, default no */
+	int skip_authenticated;   /* yes|no, default no */
+	struct config_kv *kv;     /* every other key, in file order; validated by the filter */
+	size_t nkv;
+	unsigned core_line[CONFIG_FILTER_NCORE]; /* line of each core key; 0 = not given */
+};
+
 enum config_xclient { CONFIG_XCLIENT_AUTO = 0, CONFIG_XCLIENT_YES, CONFIG_XCLIENT_NO };
 enum config_bare_newline { CONFIG_BARE_NEWLINE_REJECT = 0, CONFIG_BARE_NEWLINE_NORMALIZE };
 
@@ -62,6 +90,20 @@ struct config {
 	unsigned shutdown_timeout;      /* SIGTERM: bound for sessions to finish; default 30 s */
 
 	int log_level;                  /* enum log_level; default info */
+
+	char *filter_dir;               /* where `module = NAME` is looked up; default PKGLIBDIR */
+	struct config_filter *filters;  /* [filter NAME] sections, in chain order */
+	size_t nfilters;
+
+	char **dns_servers;             /* `dns` lines as "ADDR@PORT" (unbound's form);
+	                                 * none: the system's resolv.conf */
+	size_t ndns_servers;
+	unsigned dns_timeout;           /* default 5 s */
+	unsigned work_threads;          /* threads for filters' blocking work; default 4 */
+	char *dns_local_data;           /* zone-file records served first; NULL = none */
+
+	char *score_header;             /* "" = no score header (never NULL) */
+	char *quarantine_header;        /* default "X-Sluice-Quarantine" */
 };
 
 /* Parse the file at path. Each problem is printed to errs as "path:line: message"

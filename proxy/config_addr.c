@@ -180,3 +180,42 @@ config_parse_addr(const char *s, int allow_names, struct config_addr *addr_r, co
 	}
 	return addr_resolve(host, port, 0, addr_r, err_r);
 }
+
+int
+config_parse_dns(const char *s, char *out, size_t outlen, const char **err_r)
+{
+	char host[256], text[INET6_ADDRSTRLEN];
+	const char *port = "53", *colon = strchr(s, ':');
+	unsigned char bin[sizeof(struct in6_addr)];
+	bool bracketed;
+	size_t n = strlen(s);
+	int family;
+
+	if (s[0] == '[' && n > 2 && s[n - 1] == ']') {
+		n -= 2;                      /* "[V6]" */
+		s++;
+		bracketed = true;
+	} else if (s[0] == '[' || (colon != NULL && strchr(colon + 1, ':') == NULL)) {
+		if (config_addr_split(s, host, sizeof(host), &port, &bracketed, err_r) < 0)
+			return -1;           /* "[V6]:PORT", "ADDR:PORT" */
+		s = host;
+		n = strlen(host);
+	} else
+		bracketed = colon != NULL;   /* "ADDR", or a bare IPv6 address */
+	if (n == 0 || n >= sizeof(host)) {
+		*err_r = n == 0 ? "missing address" : "address too long";
+		return -1;
+	}
+	memmove(host, s, n);
+	host[n] = '\0';
+	family = bracketed ? AF_INET6 : AF_INET;
+	/* inet_pton refuses inet_aton's "127.1" and a %scope: unbound takes neither. */
+	if (inet_pton(family, host, bin) != 1 || inet_ntop(family, bin, text, sizeof(text)) == NULL) {
+		*err_r = bracketed ? "not a numeric IPv6 address" : "not a numeric IPv4 address";
+		return -1;
+	}
+	while (port[0] == '0' && port[1] != '\0')
+		port++;
+	xsnprintf(out, outlen, "%s@%s", text, port);
+	return 0;
+}

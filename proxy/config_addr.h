@@ -27,6 +27,14 @@ void config_addr_format(const struct sockaddr *sa, char *buf, size_t len);
 int config_addr_split(const char *s, char *host, size_t hostlen, const char **port_r,
                       bool *bracketed_r, const char **err_r);
 
+/* A DNS server as written for `dns`: "ADDR", "ADDR:PORT", "V6", "[V6]" or
+ * "[V6]:PORT", numeric only, port 53 by default. Writes unbound's "ADDR@PORT"
+ * form (canonical address, e.g. "192.0.2.1@53", "2001:db8::1@5353") into out,
+ * which CONFIG_DNS_MAX octets always hold.
+ * Returns 0, or -1 and a static message in *err_r. */
+#define CONFIG_DNS_MAX 64
+int config_parse_dns(const char *s, char *out, size_t outlen, const char **err_r);
+
 /* RFC 1123 host name: dot-separated labels of letters, digits and inner hyphens,
  * at most 63 octets each and 253 in all; no trailing dot. */
 bool config_hostname_valid(const char *s);

@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <errno.h>
 
 #include "config_keys.h"
 #include "log.h"
@@ -40,6 +42,13 @@ const struct config_key config_keys[] = {
 	{ "backend_probe_interval", KT_DURATION, F(backend_probe_interval), 1, NULL, NULL },
 	{ "shutdown_timeout", KT_DURATION, F(shutdown_timeout), 0, NULL, NULL },
 	{ "log_level", KT_LOGLEVEL, F(log_level), 0, NULL, NULL },
+	{ "filter_dir", KT_PATH, F(filter_dir), 0, NULL, NULL },
+	{ "work_threads", KT_UINT, F(work_threads), 1, NULL, NULL },
+	{ "dns", KT_DNS, 0, 0, NULL, NULL },
+	{ "dns_timeout", KT_DURATION, F(dns_timeout), 1, NULL, NULL },
+	{ "dns_local_data", KT_FILE, F(dns_local_data), 0, NULL, NULL },
+	{ "score_header", KT_HEADER, F(score_header), 0, NULL, NULL },
+	{ "quarantine_header", KT_HEADER, F(quarantine_header), 0, NULL, NULL },
 };
 #undef F
 
@@ -112,28 +121,28 @@ bad_value(char *err, size_t errlen, const struct config_key *k, const char *valu
 }
 
 static void
-set_uint(struct config *cfg, const struct config_key *k, unsigned v)
+set_uint(void *base, const struct config_key *k, unsigned v)
 {
-	memcpy((char *)cfg + k->off, &v, sizeof(v));
+	memcpy((char *)base + k->off, &v, sizeof(v));
 }
 
 static void
-set_int(struct config *cfg, const struct config_key *k, int v)
+set_int(void *base, const struct config_key *k, int v)
 {
-	memcpy((char *)cfg + k->off, &v, sizeof(v));
+	memcpy((char *)base + k->off, &v, sizeof(v));
 }
 
 static void
-set_string(struct config *cfg, const struct config_key *k, const char *v)
+set_string(void *base, const struct config_key *k, const char *v)
 {
-	char **field = (char **)((char *)cfg + k->off);
+	char **field = (char **)((char *)base + k->off);
 
 	free(*field);
 	*field = xstrdup(v);
 }
 
 static int
-value_number(struct config *cfg, const struct config_key *k, const char *value,
+value_number(void *base, const struct config_key *k, const char *value,
              char *err, size_t errlen)
 {
 	unsigned long long v, max = k->type == KT_SIZE ? SIZE_MAX : UINT_MAX;
@@ -172,15 +181,15 @@ value_number(struct config *cfg, const struct config_key *k, const char *value,
 	if (k->type == KT_SIZE) {
 		size_t sz = (size_t)v;
 
-		memcpy((char *)cfg + k->off, &sz, sizeof(sz));
+		memcpy((char *)base + k->off, &sz, sizeof(sz));
 	} else
-		set_uint(cfg, k, (unsigned)v);
+		set_uint(base, k, (unsigned)v);
 	return 0;
 }
 
 /* One of k->words; the enum value is its index. */
 static int
-value_word(struct config *cfg, const struct config_key *k, const char *value,
+value_word(void *base, const struct config_key *k, const char *value,
            char *err, size_t errlen)
 {
 	char want[100] = "";
@@ -188,7 +197,7 @@ value_word(struct config *cfg, const struct config_key *k, const char *value,
 
 	for (v = 0; k->words[v] != NULL; v++)
 		if (strcmp(value, k->words[v]) == 0) {
-			set_int(cfg, k, v);
+			set_int(base, k, v);
 			return 0;
 		}
 	for (v = 0; k->words[v] != NULL; v++)       /* "a, b or c" */
@@ -198,9 +207,28 @@ value_word(struct config *cfg, const struct config_key *k, const char *value,
 	return -1;
 }
 
+/* RFC 5322 field name: printable ASCII except ':' (and space). */
+static bool
+header_name_valid(const char *s)
+{
+	if (*s == '\0' || strlen(s) > 76)
+		return false;
+	for (; *s; s++)
+		if (*s <= ' ' || *s > '~' || *s == ':')
+			return false;
+	return true;
+}
+
 int
 config_key_set(struct config *cfg, const struct config_key *k, const char *value,
                char *err, size_t errlen)
+{
+	return config_value_set(cfg, k, value, err, errlen);
+}
+
+int
+config_value_set(void *base, const struct config_key *k, const char *value,
+                 char *err, size_t errlen)
 {
 	int v;
 
@@ -211,18 +239,38 @@ config_key_set(struct config *cfg, const struct config_key *k, const char *value
 			          "a fully qualified host name such as mail.example.org");
 			return -1;
 		}
-		set_string(cfg, k, value);
+		set_string(base, k, value);
 		return 0;
 	case KT_PATH:
 		if (value[0] != '/') {
 			bad_value(err, errlen, k, value, "an absolute path");
 			return -1;
 		}
-		set_string(cfg, k, value);
+		set_string(base, k, value);
+		return 0;
+	case KT_FILE:
+		if (value[0] != '/') {
+			bad_value(err, errlen, k, value, "an absolute path");
+			return -1;
+		}
+		if (access(value, R_OK) < 0) {
+			xsnprintf(err, errlen, "cannot read %s '%s': %s", k->name, value,
+			          strerror(errno));
+			return -1;
+		}
+		set_string(base, k, value);
+		return 0;
+	case KT_HEADER:
+		if (!header_name_valid(value)) {
+			bad_value(err, errlen, k, value, "a header field name: printable ASCII "
+			          "without spaces or ':', at most 76 characters");
+			return -1;
+		}
+		set_string(base, k, value);
 		return 0;
 	case KT_WORKERS:
 		if (strcmp(value, "auto") == 0) {
-			set_uint(cfg, k, 0);
+			set_uint(base, k, 0);
 			return 0;
 		} else {
 			unsigned long long n;
@@ -232,26 +280,27 @@ config_key_set(struct config *cfg, const struct config_key *k, const char *value
 				bad_value(err, errlen, k, value, "'auto' or an integer from 1 to 64");
 				return -1;
 			}
-			set_uint(cfg, k, (unsigned)n);
+			set_uint(base, k, (unsigned)n);
 			return 0;
 		}
 	case KT_UINT:
 	case KT_SIZE:
 	case KT_DURATION:
-		return value_number(cfg, k, value, err, errlen);
+		return value_number(base, k, value, err, errlen);
 	case KT_ENUM:
-		return value_word(cfg, k, value, err, errlen);
+		return value_word(base, k, value, err, errlen);
 	case KT_LOGLEVEL:
 		v = log_level_parse(value);
 		if (v < 0) {
 			bad_value(err, errlen, k, value, "error, warning, info or debug");
 			return -1;
 		}
-		set_int(cfg, k, v);
+		set_int(base, k, v);
 		return 0;
 	case KT_LISTEN:
 	case KT_BACKEND:
-		break;                       /* config.c's: they add listeners and backends */
+	case KT_DNS:
+		break;                       /* config.c's: they add listeners, backends, servers */
 	}
 	xsnprintf(err, errlen, "internal error: %s is not a plain value", k->name);
 	return -1;

@@ -15,9 +15,9 @@
 #include "util.h"
 
 #define DNS_TIMEOUT_DEFAULT_MS 5000u
-#define DNS_TYPE_A 1
-#define DNS_TYPE_PTR 12
-#define DNS_TYPE_AAAA 28
+#define DNS_TYPE_A SLUICE_DNS_A
+#define DNS_TYPE_PTR SLUICE_DNS_PTR
+#define DNS_TYPE_AAAA SLUICE_DNS_AAAA
 #define DNS_CLASS_IN 1
 #define DNS_RCODE_NOERROR 0
 #define DNS_RCODE_NXDOMAIN 3
@@ -57,13 +57,15 @@ struct dns {
 	int dying;
 };
 
-enum dns_stage { DNS_STAGE_PTR, DNS_STAGE_FORWARD };
+enum dns_stage { DNS_STAGE_PTR, DNS_STAGE_FORWARD, DNS_STAGE_LOOKUP };
 
 struct dns_query {
 	struct dns *dns;
 	struct dns_query *prev, *next;
 	struct event *timer;
-	dns_name_cb *cb;
+	dns_name_cb *cb;          /* dns_client_name */
+	dns_lookup_cb *lookup_cb; /* dns_lookup (stage DNS_STAGE_LOOKUP) */
+	int rrtype;               /* dns_lookup */
 	void *arg;
 	int async_id;
 	int ub_pending;        /* async_id names a live unbound query */
@@ -75,6 +77,9 @@ struct dns_query {
 
 static void dns_destroy(struct dns *dns);
 static void dns_ub_cb(void *mydata, int err, struct ub_result *result);
+static void dns_lookup_finish(struct dns_query *q, enum sluice_async_status status,
+                              char **records, size_t count, uint32_t ttl);
+static void dns_lookup_answer(struct dns_query *q, int err, struct ub_result *res);
 
 static void
 dns_query_unlink(struct dns_query *q)
@@ -119,6 +124,31 @@ dns_query_finish(struct dns_query *q, enum dns_status status)
 	cb(arg, status, status == DNS_STATUS_OK ? name : NULL);
 }
 
+/* Completes a dns_lookup; takes records (count heap strings, or NULL). Like
+ * dns_query_finish, q is gone before the callback runs. */
+static void
+dns_lookup_finish(struct dns_query *q, enum sluice_async_status status, char **records,
+                  size_t count, uint32_t ttl)
+{
+	dns_lookup_cb *cb = q->lookup_cb;
+	void *arg = q->arg;
+	struct sluice_dns_answer ans = {
+		.status = status,
+		.count = count,
+		.records = (const char *const *)records,
+		.ttl = ttl,
+	};
+	static const char *const none[] = { NULL };
+
+	if (records == NULL)
+		ans.records = none;
+	dns_query_drop(q);
+	cb(arg, &ans);
+	for (size_t i = 0; i < count; i++)
+		free(records[i]);
+	free(records);
+}
+
 static void
 dns_on_fd(evutil_socket_t fd, short what, void *arg)
 {
@@ -143,6 +173,12 @@ dns_on_timeout(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (q->stage == DNS_STAGE_LOOKUP) {
+		log_debug(NULL, "dns: %s type %d timed out after %u ms", q->name, q->rrtype,
+		          q->dns->timeout_ms);
+		dns_lookup_finish(q, SLUICE_ASYNC_TIMEOUT, NULL, 0, 0);
+		return;
+	}
 	log_debug(NULL, "dns: lookup timed out after %u ms (%s stage)", q->dns->timeout_ms,
 	          q->stage == DNS_STAGE_PTR ? "PTR" : "address");
 	/* The timer is not pending inside its own callback; freeing it here is fine. */
@@ -212,7 +248,15 @@ dns_configure(struct ub_ctx *ctx, const struct dns_options *opt)
 		log_warning(NULL, "dns: do-not-query-localhost: %s", ub_strerror(r));
 		return 0;
 	}
-	if (opt != NULL && opt->forwarders != NULL) {
+	if (opt != NULL && opt->nservers > 0) {
+		for (size_t i = 0; i < opt->nservers; i++) {
+			r = ub_ctx_set_fwd(ctx, opt->servers[i]);
+			if (r != 0) {
+				log_warning(NULL, "dns: server \"%s\": %s", opt->servers[i], ub_strerror(r));
+				return 0;
+			}
+		}
+	} else if (opt != NULL && opt->forwarders != NULL) {
 		for (const char *const *f = opt->forwarders; *f != NULL; f++) {
 			r = ub_ctx_set_fwd(ctx, *f);
 			if (r != 0) {
@@ -528,9 +572,14 @@ static void
 dns_ub_cb(void *mydata, int err, struct ub_result *res)
 {
 	struct dns_query *q = mydata;
-	enum dns_status st = dns_result_status(err, res);
+	enum dns_status st;
 
 	q->ub_pending = 0;
+	if (q->stage == DNS_STAGE_LOOKUP) {
+		dns_lookup_answer(q, err, res);
+		return;
+	}
+	st = dns_result_status(err, res);
 	if (err == 0 && res != NULL) {
 		int ttl = res->ttl > 0 ? res->ttl : 0;
 		if (q->ttl < 0 || ttl < q->ttl)
@@ -601,6 +650,145 @@ dns_client_name(struct dns *dns, const struct sockaddr *addr, dns_name_cb *cb, v
 	dns_reverse_name(q, rname, sizeof(rname));
 	if (!dns_query_start(q, rname, DNS_TYPE_PTR)) {
 		dns_query_finish(q, DNS_STATUS_TEMPFAIL);
+		return NULL;
+	}
+	return q;
+}
+
+/* ---- general lookups (dns_lookup) ---- */
+
+/* One record's rdata as text, heap-allocated, or NULL when it cannot be shown. */
+static char *
+dns_rdata_text(int rrtype, const uint8_t *d, size_t len)
+{
+	char buf[DNS_NAME_MAX + 8];
+
+	switch (rrtype) {
+	case SLUICE_DNS_A:
+	case SLUICE_DNS_AAAA: {
+		int af = rrtype == SLUICE_DNS_A ? AF_INET : AF_INET6;
+		if (len != (af == AF_INET ? 4u : 16u) || inet_ntop(af, d, buf, sizeof(buf)) == NULL)
+			return NULL;
+		return xstrdup(buf);
+	}
+	case SLUICE_DNS_PTR:
+		return dns_decode_name(d, len, buf, sizeof(buf)) ? xstrdup(buf) : NULL;
+	case SLUICE_DNS_MX: {
+		char name[DNS_NAME_MAX];
+		if (len < 3)
+			return NULL;
+		unsigned pref = (unsigned)d[0] << 8 | d[1];
+		if (len == 3 && d[2] == 0)
+			xsnprintf(buf, sizeof(buf), "%u .", pref);   /* null MX */
+		else if (dns_decode_name(d + 2, len - 2, name, sizeof(name)))
+			xsnprintf(buf, sizeof(buf), "%u %s", pref, name);
+		else
+			return NULL;
+		return xstrdup(buf);
+	}
+	case SLUICE_DNS_TXT: {
+		/* At most len - 1 text octets: every string costs a length octet. */
+		char *out = xmalloc(len + 1);
+		size_t i = 0, n = 0;
+		while (i < len) {
+			size_t sl = d[i++];
+			if (sl > len - i || memchr(d + i, '\0', sl) != NULL) {
+				free(out);
+				return NULL;
+			}
+			memcpy(out + n, d + i, sl);
+			n += sl;
+			i += sl;
+		}
+		out[n] = '\0';
+		return out;
+	}
+	default:
+		return NULL;
+	}
+}
+
+static void
+dns_lookup_answer(struct dns_query *q, int err, struct ub_result *res)
+{
+	enum sluice_async_status status;
+	char **records = NULL;
+	size_t count = 0;
+	uint32_t ttl = 0;
+
+	if (err != 0) {
+		log_debug(NULL, "dns: %s type %d: %s", q->name, q->rrtype, ub_strerror(err));
+		status = SLUICE_ASYNC_TEMPFAIL;
+	} else if (res == NULL || res->bogus) {
+		status = SLUICE_ASYNC_TEMPFAIL;
+	} else if (res->rcode == DNS_RCODE_NXDOMAIN) {
+		status = SLUICE_ASYNC_NXDOMAIN;
+	} else if (res->rcode != DNS_RCODE_NOERROR) {
+		status = SLUICE_ASYNC_TEMPFAIL;
+	} else {
+		size_t n = 0;
+		while (res->havedata && res->data[n] != NULL)
+			n++;
+		records = xcalloc(n + 1, sizeof(*records));
+		for (size_t i = 0; i < n; i++) {
+			char *t = res->len[i] >= 0 ? dns_rdata_text(q->rrtype, (const uint8_t *)res->data[i],
+			                                            (size_t)res->len[i]) : NULL;
+			if (t != NULL)
+				records[count++] = t;
+			else
+				log_debug(NULL, "dns: %s type %d: record %zu left out", q->name,
+				          q->rrtype, i);
+		}
+		status = count > 0 ? SLUICE_ASYNC_OK : SLUICE_ASYNC_NODATA;
+	}
+	if (res != NULL && res->ttl > 0)
+		ttl = (uint32_t)res->ttl;
+	ub_resolve_free(res);
+	dns_lookup_finish(q, status, records, count, ttl);
+}
+
+struct dns_query *
+dns_lookup(struct dns *dns, const char *name, int rrtype, dns_lookup_cb *cb, void *arg)
+{
+	struct dns_query *q;
+	size_t len;
+
+	if (dns == NULL || name == NULL || cb == NULL)
+		return NULL;
+	if (rrtype != SLUICE_DNS_A && rrtype != SLUICE_DNS_AAAA && rrtype != SLUICE_DNS_PTR &&
+	    rrtype != SLUICE_DNS_MX && rrtype != SLUICE_DNS_TXT) {
+		log_warning(NULL, "dns: lookup of unsupported type %d refused", rrtype);
+		return NULL;
+	}
+	len = strnlen(name, DNS_NAME_MAX);
+	if (len == 0 || len >= DNS_NAME_MAX - 1) {
+		log_warning(NULL, "dns: lookup of an empty or overlong name refused");
+		return NULL;
+	}
+
+	q = xcalloc(1, sizeof(*q));
+	q->dns = dns;
+	q->lookup_cb = cb;
+	q->rrtype = rrtype;
+	q->arg = arg;
+	q->stage = DNS_STAGE_LOOKUP;
+	q->ttl = -1;
+	strlcpy_s(q->name, name, sizeof(q->name));
+	q->next = dns->queries;
+	if (q->next != NULL)
+		q->next->prev = q;
+	dns->queries = q;
+
+	/* Failures from here on drop q without a callback, as dns.h promises. */
+	q->timer = evtimer_new(dns->base, dns_on_timeout, q);
+	struct timeval tv = { dns->timeout_ms / 1000, (dns->timeout_ms % 1000) * 1000 };
+	if (q->timer == NULL || evtimer_add(q->timer, &tv) != 0) {
+		log_warning(NULL, "dns: cannot arm lookup timer");
+		dns_query_drop(q);
+		return NULL;
+	}
+	if (!dns_query_start(q, q->name, rrtype)) {
+		dns_query_drop(q);
 		return NULL;
 	}
 	return q;

@@ -3,7 +3,10 @@
 #ifndef SLUICE_DNS_H
 #define SLUICE_DNS_H
 
+#include <stddef.h>
 #include <sys/socket.h>
+
+#include "sluice/types.h"
 
 struct event_base;
 struct dns;
@@ -15,10 +18,15 @@ struct dns_query;
 /* Options; NULL/0 fields mean defaults. */
 struct dns_options {
 	const char *const *forwarders;  /* "ADDR" or "ADDR@PORT" strings, NULL-terminated; NULL = /etc/resolv.conf */
+	/* The same, counted, as struct config keeps them (dns_servers, ndns_servers;
+	 * cast char ** to const char *const *). Used when nservers > 0, instead of
+	 * forwarders. */
+	const char *const *servers;
+	size_t nservers;
 	const char *local_data_file;    /* zone-file syntax records served first, one per line,
 	                                 * ';' or '#' comment lines; NULL = none */
 	unsigned timeout_ms;            /* per lookup (a dns_client_name call, PTR and address
-	                                 * steps together), default 5000 */
+	                                 * steps together; a dns_lookup), default 5000 */
 	unsigned cache_ttl_max_ms;      /* caps every client-name cache lifetime below the
 	                                 * limits at dns_client_name; 0 = no extra cap.
 	                                 * For tests. */
@@ -55,7 +63,25 @@ typedef void dns_name_cb(void *arg, enum dns_status status, const char *name);
 struct dns_query *dns_client_name(struct dns *dns, const struct sockaddr *addr,
                                   dns_name_cb *cb, void *arg);
 
-/* Drop a pending query: its callback will not run. Safe on NULL. */
+/* Called on the loop thread, from the loop, exactly once per dns_lookup unless the
+ * query was cancelled (or dns_free came first). answer is shaped as struct
+ * sluice_dns_answer documents and valid during the call only; status is OK (count
+ * >= 1), NXDOMAIN, NODATA, TEMPFAIL (SERVFAIL, refused, DNSSEC bogus) or
+ * TIMEOUT (the timer of dns_options.timeout_ms). Records that cannot be
+ * shown as a C string (a TXT holding NUL, a PTR or MX name with bytes a hostname
+ * cannot hold) are left out; when none is left, the status is NODATA. The root name
+ * as MX target (RFC 7505 null MX) reads "0 .". */
+typedef void dns_lookup_cb(void *arg, const struct sluice_dns_answer *answer);
+
+/* A general lookup of name (presentation form, trailing dot optional) for rrtype:
+ * SLUICE_DNS_A, AAAA, PTR, MX or TXT. The callback never runs inside this call.
+ * Returns NULL, and the callback never runs, when the query cannot be made: bad
+ * arguments (NULL, empty or overlong name, another type) or failure to start.
+ * Answers are not cached here (unbound has its own cache). Cancel with dns_cancel. */
+struct dns_query *dns_lookup(struct dns *dns, const char *name, int rrtype, dns_lookup_cb *cb,
+                             void *arg);
+
+/* Drop a pending query (either kind): its callback will not run. Safe on NULL. */
 void dns_cancel(struct dns_query *q);
 
 #endif

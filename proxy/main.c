@@ -12,8 +12,13 @@
 #include <event2/thread.h>
 
 #include "backend.h"
+#include "chain.h"
+#include "host.h"
+#include "store.h"
+#include "workers.h"
 #include "config.h"
 #include "listener.h"
+#include "loader.h"
 #include "log.h"
 #include "util.h"
 #include "worker.h"
@@ -32,6 +37,8 @@ usage(FILE *f)
 	           "  -t       check the configuration and exit\n"
 	           "  -V       print the version and exit\n", DEFAULT_CONFIG);
 }
+
+/* replaced by host_table() */
 
 struct main_state {
 	struct worker *workers;
@@ -90,6 +97,7 @@ main(int argc, char **argv)
 	const char *path = DEFAULT_CONFIG;
 	int foreground = 0, check_only = 0, opt, rc = 1;
 	struct config *cfg = NULL;
+	struct filter_set *filters = NULL;
 	struct main_state ms = { 0 };
 	struct server srv = { 0 };
 	struct event *sig_term = NULL, *sig_int = NULL, *sig_hup = NULL;
@@ -110,14 +118,18 @@ main(int argc, char **argv)
 	}
 
 	int nerr = config_load(path, stderr, &cfg);
+	if (nerr == 0)
+		nerr = loader_load(cfg, host_table(), stderr, &filters);
 	if (check_only) {
 		if (nerr == 0)
 			printf("%s: configuration OK\n", path);
+		loader_unload(&filters);
 		config_free(&cfg);
 		return nerr ? 1 : 0;
 	}
 	if (nerr) {
 		fprintf(stderr, "sluiced: %d error%s in %s; not starting\n", nerr, nerr == 1 ? "" : "s", path);
+		config_free(&cfg);
 		return 1;
 	}
 
@@ -137,6 +149,10 @@ main(int argc, char **argv)
 	srv.cfg = cfg;
 	srv.pool = backend_pool_new(cfg);
 	srv.limits = conn_limits_new();
+	srv.workers = workers_new(cfg->work_threads);
+	srv.store = store_memory_new(0);
+	host_configure(&srv);
+	chain_configure(filters);
 	ms.nworkers = cfg->workers ? cfg->workers : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
 	if (ms.nworkers == 0)
 		ms.nworkers = 1;
@@ -174,6 +190,11 @@ main(int argc, char **argv)
 	event_base_dispatch(ms.base);
 	rc = 0;
 out:
+	/* Loops first, then the pool (it may still deliver to a loop's base), then
+	 * the loops' memory, then the filters (fini after every session and job). */
+	for (unsigned i = 0; ms.workers != NULL && i < ms.nworkers; i++)
+		worker_join(&ms.workers[i]);
+	workers_free(&srv.workers);
 	for (unsigned i = 0; ms.workers != NULL && i < ms.nworkers; i++)
 		worker_finish(&ms.workers[i]);
 	free(ms.workers);
@@ -186,6 +207,9 @@ out:
 		event_base_free(ms.base);
 	backend_pool_free(&srv.pool);
 	conn_limits_free(&srv.limits);
+	store_free(&srv.store);
+	chain_configure(NULL);
+	loader_unload(&filters);
 	if (rc == 0)
 		log_info(NULL, "stopped");
 	config_free(&cfg);

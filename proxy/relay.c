@@ -1,5 +1,5 @@
 /* relay.c - the backend leg: connect with failover, XCLIENT, EHLO, command relay,
- * DATA streaming from the spool, and mapping of every failure to a 4xx. */
+ * DATA streaming from a source, envelope replay, and mapping of every failure to a 4xx. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +14,6 @@
 #include "log.h"
 #include "relay.h"
 #include "smtp_data.h"
-#include "spool.h"
 #include "util.h"
 #include "xclient.h"
 
@@ -28,11 +27,13 @@
 enum relay_state {
 	R_CLOSED, R_CONNECTING, R_GREETING, R_EHLO, R_HELO, R_XCLIENT, R_EHLO2,
 	R_READY, R_COMMAND, R_DATA_CMD, R_DATA_BODY, R_DATA_END,
+	R_ENV_RSET, R_ENV_MAIL, R_ENV_RCPT,
 };
 
 static const char *const state_names[] = {
 	"closed", "connecting", "greeting", "ehlo", "helo", "xclient", "ehlo2",
 	"ready", "command", "data-cmd", "data-body", "data-end",
+	"env-rset", "env-mail", "env-rcpt",
 };
 
 static const char REPLY_UNAVAILABLE[] = "451 4.4.1 Error: backend MTA unavailable, try again later\r\n";
@@ -79,12 +80,17 @@ struct relay {
 	char *id_helo, *id_name, *id_addr, *id_login;
 
 	/* DATA streaming */
-	char *prefix;
-	size_t prefix_len;
-	struct spool *sp;
-	uint64_t sp_off;
+	relay_source *src;
+	void *src_arg;
+	uint64_t sent;
 	struct smtp_stuff stuff;
 	char *chunk;
+
+	/* envelope replay (relay_envelope): owned copies of the lines */
+	char *env_mail;
+	char **env_rcpt;
+	int *env_code;
+	size_t env_n, env_i, env_accepted;
 };
 
 static void relay_read_cb(struct bufferevent *bev, void *arg);
@@ -94,6 +100,8 @@ static void relay_try_next(struct relay *r);
 static int relay_sink(void *arg, const char *buf, size_t len);
 static void relay_id_clear(struct relay *r);
 static void relay_xclient_clear(struct relay *r);
+static void relay_env_clear(struct relay *r);
+static void relay_env_on_reply(struct relay *r);
 
 static void
 relay_set_state(struct relay *r, enum relay_state st)
@@ -143,7 +151,7 @@ relay_close(struct relay *r)
 		r->gen++;
 	}
 	relay_xclient_clear(r);
-	r->sp = NULL;
+	r->src = NULL;
 	relay_set_state(r, R_CLOSED);
 	r->bidx = -1;
 	xsnprintf(r->name, sizeof(r->name), "-");
@@ -227,7 +235,8 @@ relay_free(struct relay **rp)
 	}
 	relay_close(r);
 	relay_id_clear(r);
-	free(r->prefix);
+	relay_env_clear(r);
+	free(r->env_code);
 	event_free(r->done_ev);
 	free(r->chunk);
 	free(r);
@@ -542,8 +551,6 @@ relay_on_reply(struct relay *r)
 	case R_DATA_CMD:
 		if (code == 354) {
 			relay_set_state(r, R_DATA_BODY);
-			smtp_stuff_feed(&r->stuff, r->prefix, r->prefix_len, relay_sink,
-			                bufferevent_get_output(r->bev));
 			relay_write_cb(r->bev, r);
 		} else if (cls == 4 || cls == 5) {
 			relay_set_state(r, R_READY);
@@ -561,6 +568,11 @@ relay_on_reply(struct relay *r)
 			relay_finish(r, code, 0, r->rbuf, r->rlen);
 		else
 			relay_finish_local(r, REPLY_UNEXPECTED);
+		break;
+	case R_ENV_RSET:
+	case R_ENV_MAIL:
+	case R_ENV_RCPT:
+		relay_env_on_reply(r);
 		break;
 	case R_COMMAND:
 	case R_DATA_END:
@@ -595,6 +607,7 @@ relay_on_failure(struct relay *r, const char *why)
 		relay_backend_failed(r, why);
 		break;
 	case R_COMMAND: case R_DATA_CMD: case R_DATA_BODY:
+	case R_ENV_RSET: case R_ENV_MAIL: case R_ENV_RCPT:
 		log_warning(r->sid, "backend %s: %s", r->name, why);
 		relay_close(r);
 		relay_finish_local(r, REPLY_LOST);
@@ -641,7 +654,8 @@ relay_read_cb(struct bufferevent *bev, void *arg)
 			            (int)(ll > 100 ? 100 : ll), line);
 			r->rlen = 0;
 			if (r->state == R_DATA_END || r->state == R_COMMAND || r->state == R_DATA_CMD ||
-			    r->state == R_DATA_BODY) {
+			    r->state == R_DATA_BODY || r->state == R_ENV_RSET || r->state == R_ENV_MAIL ||
+			    r->state == R_ENV_RCPT) {
 				relay_close(r);
 				relay_finish_local(r, REPLY_UNEXPECTED);
 			} else {
@@ -675,42 +689,35 @@ relay_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct relay *r = arg;
 	struct evbuffer *out = bufferevent_get_output(bev);
-	uint64_t size;
 
-	if (r->state != R_DATA_BODY || r->sp == NULL)
+	if (r->state != R_DATA_BODY || r->src == NULL)
 		return;
-	size = spool_size(r->sp);
-	while (evbuffer_get_length(out) < RELAY_OUT_HIGH && r->sp_off < size) {
-		size_t want = size - r->sp_off > RELAY_CHUNK ? RELAY_CHUNK : (size_t)(size - r->sp_off);
-		const char *mem;
-		size_t mlen;
+	if (r->chunk == NULL)
+		r->chunk = xmalloc(RELAY_CHUNK);
+	for (;;) {
+		const char *data;
 		ssize_t got;
 
-		if ((mem = spool_memory(r->sp, &mlen)) != NULL) {
-			got = (ssize_t)want;
-			smtp_stuff_feed(&r->stuff, mem + r->sp_off, want, relay_sink, out);
-		} else {
-			if (r->chunk == NULL)
-				r->chunk = xmalloc(RELAY_CHUNK);
-			got = spool_read(r->sp, r->sp_off, r->chunk, want);
-			if (got <= 0) {
-				log_error(r->sid, "cannot read spooled message: %s", strerror(errno));
-				relay_close(r);
-				relay_finish_local(r, REPLY_LOCAL);
-				return;
-			}
-			smtp_stuff_feed(&r->stuff, r->chunk, (size_t)got, relay_sink, out);
+		if (evbuffer_get_length(out) >= RELAY_OUT_HIGH) {
+			bufferevent_setwatermark(bev, EV_WRITE, RELAY_OUT_LOW, 0);
+			return;
 		}
-		r->sp_off += (uint64_t)got;
-	}
-	if (r->sp_off < size) {
-		bufferevent_setwatermark(bev, EV_WRITE, RELAY_OUT_LOW, 0);
-		return;
+		got = r->src(r->src_arg, &data, r->chunk, RELAY_CHUNK);
+		if (got < 0) {
+			log_error(r->sid, "cannot read spooled message: %s", strerror(errno));
+			relay_close(r);
+			relay_finish_local(r, REPLY_LOCAL);
+			return;
+		}
+		if (got == 0)
+			break;
+		smtp_stuff_feed(&r->stuff, data, (size_t)got, relay_sink, out);
+		r->sent += (uint64_t)got;
 	}
 	smtp_stuff_end(&r->stuff, relay_sink, out);
 	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
-	log_debug(r->sid, "backend %s < (%llu octets of message) .", r->name, (unsigned long long)size);
-	r->sp = NULL;
+	log_debug(r->sid, "backend %s < (%llu octets of message) .", r->name, (unsigned long long)r->sent);
+	r->src = NULL;
 	relay_set_state(r, R_DATA_END);
 	relay_timeouts(r, r->cfg->backend_timeout_data_end);
 }
@@ -754,8 +761,7 @@ relay_command(struct relay *r, const char *line, size_t len, relay_cb *cb, void 
 }
 
 void
-relay_data(struct relay *r, const char *prefix, size_t prefix_len, struct spool *sp,
-           relay_cb *cb, void *arg)
+relay_data(struct relay *r, relay_source *src, void *src_arg, relay_cb *cb, void *arg)
 {
 	r->cb = cb;
 	r->cb_arg = arg;
@@ -763,13 +769,101 @@ relay_data(struct relay *r, const char *prefix, size_t prefix_len, struct spool 
 		relay_finish_local(r, REPLY_LOST);
 		return;
 	}
-	r->sp = sp;
-	r->sp_off = 0;
+	r->src = src;
+	r->src_arg = src_arg;
+	r->sent = 0;
 	smtp_stuff_init(&r->stuff);
 	relay_set_state(r, R_DATA_CMD);
 	relay_timeouts(r, r->cfg->backend_timeout_command);
-	free(r->prefix);
-	r->prefix = xstrndup(prefix, prefix_len);
-	r->prefix_len = prefix_len;
 	relay_send(r, "DATA", 4);
+}
+
+/* ------------------------------------------------------------ envelope replay */
+
+static void
+relay_env_clear(struct relay *r)
+{
+	free(r->env_mail);
+	r->env_mail = NULL;
+	for (size_t i = 0; i < r->env_n; i++)
+		free(r->env_rcpt[i]);
+	free(r->env_rcpt);
+	r->env_rcpt = NULL;
+	r->env_n = 0;
+}
+
+void
+relay_envelope(struct relay *r, const char *mail_line, const char *const *rcpt_lines, size_t n,
+               relay_cb *cb, void *arg)
+{
+	r->cb = cb;
+	r->cb_arg = arg;
+	relay_env_clear(r);
+	free(r->env_code);
+	r->env_code = xcalloc(n + 1, sizeof(*r->env_code));
+	r->env_i = r->env_accepted = 0;
+	if (r->state != R_READY) {
+		relay_finish_local(r, REPLY_LOST);
+		return;
+	}
+	r->env_mail = xstrdup(mail_line);
+	r->env_rcpt = xcalloc(n + 1, sizeof(*r->env_rcpt));
+	for (size_t i = 0; i < n; i++)
+		r->env_rcpt[i] = xstrdup(rcpt_lines[i]);
+	r->env_n = n;
+	relay_set_state(r, R_ENV_RSET);
+	relay_timeouts(r, r->cfg->backend_timeout_command);
+	relay_send(r, "RSET", 4);
+}
+
+size_t
+relay_envelope_accepted(const struct relay *r)
+{
+	return r->env_accepted;
+}
+
+int
+relay_envelope_rcpt_code(const struct relay *r, size_t i)
+{
+	return r->env_code != NULL && i < r->env_n ? r->env_code[i] : 0;
+}
+
+/* One reply of the RSET, MAIL, RCPT sequence. */
+static void
+relay_env_on_reply(struct relay *r)
+{
+	int code = r->rcode, cls = code / 100;
+
+	if (cls == 3 || code < 200) {
+		relay_close(r);
+		relay_finish_local(r, REPLY_UNEXPECTED);
+		return;
+	}
+	if (code == 421 || (cls != 2 && r->state != R_ENV_RCPT)) {
+		relay_set_state(r, R_READY);
+		relay_timeouts(r, 0);
+		relay_finish(r, code, 0, r->rbuf, r->rlen);
+		if (code == 421)
+			relay_close(r);
+		return;
+	}
+	if (r->state == R_ENV_RSET) {
+		relay_set_state(r, R_ENV_MAIL);
+		relay_send(r, r->env_mail, strlen(r->env_mail));
+		return;
+	}
+	if (r->state == R_ENV_RCPT) {
+		r->env_code[r->env_i] = code;
+		if (cls == 2)
+			r->env_accepted++;
+		r->env_i++;
+	}
+	if (r->env_i < r->env_n) {
+		relay_set_state(r, R_ENV_RCPT);
+		relay_send(r, r->env_rcpt[r->env_i], strlen(r->env_rcpt[r->env_i]));
+		return;
+	}
+	relay_set_state(r, R_READY);
+	relay_timeouts(r, 0);
+	relay_finish(r, 250, 0, "250 ok\r\n", 8);
 }

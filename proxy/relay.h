@@ -7,6 +7,7 @@
 #define SLUICE_RELAY_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "smtp_parse.h"
 #include "xclient.h"
@@ -14,7 +15,6 @@
 struct backend_pool;
 struct config;
 struct event_base;
-struct spool;
 
 /* What the client should be told. For backend replies, text is the backend's reply
  * verbatim (all lines, each ending in CRLF). When sluice itself failed to get a
@@ -50,11 +50,29 @@ void relay_probe(struct relay *r, size_t idx, relay_cb *cb, void *arg);
 /* Send one command line (without CRLF) and deliver its reply. */
 void relay_command(struct relay *r, const char *line, size_t len, relay_cb *cb, void *arg);
 
-/* DATA; on 354 the prefix (trace header, CRLF-terminated) and the spool's content,
- * dot-stuffed, then ".". Delivers the reply to the final dot, or the reply to DATA
- * if that was not 354. */
-void relay_data(struct relay *r, const char *prefix, size_t prefix_len, struct spool *sp,
-                relay_cb *cb, void *arg);
+/* Where relay_data takes the message from: the next octets of canonical CRLF
+ * content, either pointed to through *data_r or copied into buf (at most len).
+ * Returns the count, 0 at the end, -1 on a read error (errno set). */
+typedef ssize_t relay_source(void *arg, const char **data_r, char *buf, size_t len);
+
+/* DATA; on 354 the content pulled from src (trace header included), dot-stuffed,
+ * then ".". src is pulled only while the backend keeps up, and never after the
+ * callback ran. Delivers the reply to the final dot, or the reply to DATA if that
+ * was not 354; a source read error gives local 451 4.3.0. */
+void relay_data(struct relay *r, relay_source *src, void *src_arg, relay_cb *cb, void *arg);
+
+/* End of message with an edited envelope: RSET, the MAIL line, then each RCPT
+ * line (lines without CRLF, under SMTP_COMMAND_MAX - 2 octets; copied), one at a
+ * time. Delivers the reply to RSET or MAIL when it was not 2xx, a 421 to any of
+ * them, else code 250 (local 0, text "250 ok"), with the per-recipient results
+ * in relay_envelope_accepted/relay_envelope_rcpt_code; local 451 4.4.2 when
+ * the connection failed. */
+void relay_envelope(struct relay *r, const char *mail_line, const char *const *rcpt_lines, size_t n,
+                    relay_cb *cb, void *arg);
+/* After relay_envelope: how many RCPT got 2xx, and the reply code of the i-th
+ * (0 when not sent). */
+size_t relay_envelope_accepted(const struct relay *r);
+int relay_envelope_rcpt_code(const struct relay *r, size_t i);
 
 int relay_is_open(const struct relay *r);
 /* The backend's capabilities as learned by the last EHLO of this connection. */

@@ -16,8 +16,10 @@
 #include "chain.h"
 #include "commands.h"
 #include "config.h"
+#include "content.h"
 #include "listener.h"
 #include "log.h"
+#include "message.h"
 #include "relay.h"
 #include "session.h"
 #include "spool.h"
@@ -164,6 +166,27 @@ session_error(struct session *s, const char *fmt, ...)
 
 /* ------------------------------------------------------------ transactions */
 
+/* The ESMTP parameters of the MAIL or RCPT command being handled, as sent (the
+ * text after the path's '>'), for re-sending an edited envelope. */
+static const char *
+session_path_params(struct session *s)
+{
+	static __thread char buf[SMTP_COMMAND_MAX];
+	const char *p = s->path.addr + s->path.addr_len;
+	const char *end = s->line + s->line_len;
+
+	if (p < s->line || p > end)
+		return "";
+	while (p < end && *p != '>')
+		p++;
+	if (p < end)
+		p++;
+	while (p < end && *p == ' ')
+		p++;
+	xsnprintf(buf, sizeof(buf), "%.*s", (int)(end - p), p);
+	return buf;
+}
+
 struct transaction *
 session_tx_new(struct session *s, const char *sender, size_t len)
 {
@@ -173,6 +196,7 @@ session_tx_new(struct session *s, const char *sender, size_t len)
 	/* An RFC 5321 Atom (no dot): the session id, "T", the transaction serial. */
 	xsnprintf(tx->id, sizeof(tx->id), "%sT%u", s->sid, tx->serial);
 	tx->sender = xstrndup(sender, len);
+	tx->mail_params = xstrdup(session_path_params(s));
 	tx->start_ms = now_ms();
 	s->tx = tx;
 	return tx;
@@ -186,7 +210,9 @@ session_tx_add_rcpt(struct session *s, const char *rcpt, size_t len)
 	if (tx->nrcpts == tx->rcpt_cap) {
 		tx->rcpt_cap = tx->rcpt_cap ? tx->rcpt_cap * 2 : 4;
 		tx->rcpts = xrealloc(tx->rcpts, tx->rcpt_cap * sizeof(*tx->rcpts));
+		tx->rcpt_params = xrealloc(tx->rcpt_params, tx->rcpt_cap * sizeof(*tx->rcpt_params));
 	}
+	tx->rcpt_params[tx->nrcpts] = xstrdup(session_path_params(s));
 	tx->rcpts[tx->nrcpts++] = xstrndup(rcpt, len);
 }
 
@@ -195,16 +221,25 @@ session_tx_end(struct session *s)
 {
 	struct transaction *tx = s->tx;
 
+	/* The filters' reset hooks still see the transaction. */
+	chain_tx_end(s);
 	if (tx == NULL)
 		return;
 	s->tx = NULL;
-	for (size_t i = 0; i < tx->nrcpts; i++)
+	for (size_t i = 0; i < tx->nrcpts; i++) {
 		free(tx->rcpts[i]);
+		free(tx->rcpt_params[i]);
+	}
 	free(tx->rcpts);
+	free(tx->rcpt_params);
 	free(tx->sender);
+	free(tx->mail_params);
 	free(tx);
 	if (s->spool != NULL)
 		spool_reset(s->spool);
+	if (s->msg != NULL)
+		message_reset(s->msg);
+	s->msg_ready = 0;
 }
 
 /* ------------------------------------------------------------ lifecycle */
@@ -225,10 +260,10 @@ session_greet(struct session *s)
 static void
 session_connect_done(struct session *s, const struct chain_result *res)
 {
-	if (res->verdict == CHAIN_REJECT || res->verdict == CHAIN_TEMPFAIL) {
+	if (res->verdict == SLUICE_REJECT || res->verdict == SLUICE_TEMPFAIL) {
 		session_close(s, "%s", res->reply ? res->reply :
-		              res->verdict == CHAIN_REJECT ? "554 5.7.1 Access denied"
-		                                            : "421 4.7.0 Try again later");
+		              res->verdict == SLUICE_REJECT ? "554 5.7.1 Access denied"
+		                                             : "421 4.7.0 Try again later");
 		return;
 	}
 	if (s->cfg->greet_pause > 0) {
@@ -248,7 +283,7 @@ session_dns_cb(void *arg, enum dns_status status, const char *name)
 	s->name_status = status;
 	strlcpy_s(s->name, status == DNS_STATUS_OK && name ? name : "unknown", sizeof(s->name));
 	log_info(s->sid, "connect from %s[%s]:%u to %s", s->name, s->addr, s->port, s->listener);
-	chain_run(s, CHAIN_CONNECT, session_connect_done);
+	chain_run(s, CHAIN_CONNECT, NULL, session_connect_done);
 }
 
 void
@@ -259,7 +294,7 @@ session_new(struct worker *w, int fd, const struct sockaddr *sa, socklen_t salen
 
 	s->w = w;
 	s->cfg = w->srv->cfg;
-	worker_session_id(w, s->sid, sizeof(s->sid));
+	s->num = worker_session_id(w, s->sid, sizeof(s->sid));
 	memcpy(&s->peer, sa, salen);
 	s->peer_len = salen;
 	s->listener = listener;
@@ -288,6 +323,7 @@ session_new(struct worker *w, int fd, const struct sockaddr *sa, socklen_t salen
 	bufferevent_setwatermark(s->bev, EV_READ, 0, SESSION_INPUT_HIGH);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	worker_session_add(w, s);
+	chain_session_begin(s);
 	s->state = S_GREETING;
 	s->last_read_ms = s->start_ms;
 	/* A greeting deadline too: DNS and connect filters are bounded by it. */
@@ -311,9 +347,11 @@ session_free(struct session *s)
 	         s->name, s->addr, s->ncommands, s->nmessages, s->errors,
 	         (unsigned long long)(now_ms() - s->start_ms));
 	dns_cancel(s->dnsq);
-	relay_free(&s->relay);
 	session_tx_end(s);
+	chain_session_end(s);
+	relay_free(&s->relay);
 	spool_free(&s->spool);
+	message_free(&s->msg);
 	event_free(s->timer);
 	evbuffer_free(s->outq);
 	bufferevent_free(s->bev);
@@ -528,7 +566,7 @@ session_content_input(struct session *s)
 		evbuffer_drain(in, used);
 		s->data_bytes += used;
 		if (s->state == S_DATA && s->data.ended) {
-			session_content_end(s);
+			content_end(s);
 			return;
 		}
 		if (s->state == S_BDAT) {
@@ -541,113 +579,3 @@ session_content_input(struct session *s)
 	}
 }
 
-static void
-session_message_log(struct session *s, const char *result, const char *reply, size_t len)
-{
-	const char *qid = "-";
-	char qbuf[64];
-	size_t rl = strcspn(reply, "\r\n");
-	const char *q = memmem(reply, rl, "queued as ", 10);
-
-	(void)len;
-	if (q != NULL) {
-		q += 10;
-		size_t ql = strcspn(q, " \r\n");
-		xsnprintf(qbuf, sizeof(qbuf), "%.*s", (int)(ql < 60 ? ql : 60), q);
-		qid = qbuf;
-	}
-	log_info(s->sid, "message %s from=<%s> nrcpt=%zu size=%llu result=%s backend=%s queue_id=%s "
-	         "latency=%llums reply=\"%.*s\"",
-	         s->tx->id, s->tx->sender, s->tx->nrcpts, (unsigned long long)s->data.size, result,
-	         s->relay ? relay_backend_name(s->relay) : "-", qid,
-	         (unsigned long long)(now_ms() - s->tx->start_ms), (int)rl, reply);
-}
-
-/* The end of a transaction sluice refused itself: the backend still holds MAIL and
- * RCPT, so it gets RSET before the next MAIL. */
-static void
-session_content_refuse(struct session *s, const char *line)
-{
-	session_reply(s, "%s", line);
-	session_message_log(s, line[0] == '4' ? "tempfailed" : "rejected", line, strlen(line));
-	s->backend_dirty = 1;
-	session_tx_end(s);
-	session_done(s);
-}
-
-static void
-session_relay_done(void *arg, const struct relay_reply *reply)
-{
-	struct session *s = arg;
-	const char *result = reply->code / 100 == 2 ? "accepted" :
-	                     reply->code / 100 == 5 ? "rejected" : "tempfailed";
-
-	session_reply_raw(s, reply->text, reply->len);
-	if (reply->code / 100 == 2)
-		s->nmessages++;
-	session_message_log(s, result, reply->text, reply->len);
-	/* The backend's transaction is over whatever it answered, unless the answer
-	 * came to DATA itself (then RSET it). */
-	if (reply->local == 0 && reply->code / 100 != 2)
-		s->backend_dirty = 1;
-	session_tx_end(s);
-	session_done(s);
-}
-
-static size_t
-session_received(struct session *s, char *buf, size_t size)
-{
-	char date[64];
-	time_t t = time(NULL);
-	struct tm tm;
-	size_t n;
-
-	localtime_r(&t, &tm);
-	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
-	n = xsnprintf(buf, size, "Received: from %s (%s [%s%s])\r\n\tby %s (sluice) with %s id %s",
-	              s->helo, s->name, s->ipv6 ? "IPv6:" : "", s->addr, s->cfg->hostname,
-	              s->esmtp ? "ESMTP" : "SMTP", s->tx->id);
-	if (s->tx->nrcpts == 1)
-		n += xsnprintf(buf + n, size - n, "\r\n\tfor <%s>; %s\r\n", s->tx->rcpts[0], date);
-	else
-		n += xsnprintf(buf + n, size - n, ";\r\n\t%s\r\n", date);
-	return n;
-}
-
-static void
-session_eom_done(struct session *s, const struct chain_result *res)
-{
-	char received[2048];
-	size_t n;
-
-	if (res->verdict == CHAIN_REJECT || res->verdict == CHAIN_TEMPFAIL) {
-		session_content_refuse(s, res->reply ? res->reply :
-		                       res->verdict == CHAIN_REJECT ? "550 5.7.1 Message rejected"
-		                                                     : "451 4.7.1 Try again later");
-		return;
-	}
-	n = session_received(s, received, sizeof(received));
-	session_set_state(s, S_BUSY);
-	evtimer_del(s->timer);
-	relay_data(s->relay, received, n, s->spool, session_relay_done, s);
-}
-
-void
-session_content_end(struct session *s)
-{
-	unsigned f = s->data.flags;
-
-	session_set_state(s, S_BUSY);
-	evtimer_del(s->timer);
-	if (f & SMTP_DATA_F_TOO_BIG)
-		session_content_refuse(s, "552 5.3.4 Error: message too large");
-	else if (f & SMTP_DATA_F_BARE)
-		session_content_refuse(s, "550 5.5.2 Error: bare <CR> or <LF> received");
-	else if (f & SMTP_DATA_F_LINE_TOO_LONG)
-		session_content_refuse(s, "500 5.5.2 Error: message line too long");
-	else if (f & SMTP_DATA_F_SINK_ERROR) {
-		log_error(s->sid, "cannot spool message to %s: %s", s->cfg->spool_dir, strerror(errno));
-		session_content_refuse(s, "451 4.3.0 Error: local error in processing");
-	} else
-		chain_run(s, CHAIN_EOM, session_eom_done);
-}

@@ -9,7 +9,9 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 
+#include "chain.h"
 #include "dns.h"
+#include "message.h"
 #include "smtp_data.h"
 #include "smtp_parse.h"
 #include "smtp_path.h"
@@ -36,6 +38,8 @@ struct transaction {
 	char **rcpts;             /* accepted forward-paths without <> */
 	size_t nrcpts, rcpt_cap;
 	unsigned rcpt_attempts;
+	char *mail_params;        /* MAIL's ESMTP parameters as sent */
+	char **rcpt_params;       /* each accepted RCPT's parameters as sent */
 	int used_data, used_bdat;
 	int smtputf8;             /* MAIL declared SMTPUTF8 */
 	uint64_t start_ms;
@@ -83,6 +87,27 @@ struct session {
 	uint64_t bdat_left, bdat_size;
 	int bdat_last, bdat_discard;
 	const char *bdat_error;   /* reply for a discarded chunk */
+	/* End of message (message.h): the header and the filters' edits, and the
+	 * iterator relay_data pulls the content from. msg is reset by
+	 * message_parse for each message and freed with the session. */
+	struct message *msg;
+	struct message_out msg_out;
+	int msg_ready;            /* msg parsed: the header/body/eom hooks may read it */
+
+	/* Filters (chain.c): the chain state, and the hook arguments kept while a
+	 * phase runs. */
+	uint64_t num;             /* the number the session id spells */
+	char login[256];          /* authenticated user, "" when none */
+	struct chain_session *chain;
+	char chain_addr[SMTP_PATH_MAX + 1];
+	char chain_pbuf[SMTP_COMMAND_MAX];
+	const char *chain_params[SMTP_PARAMS_MAX + 1];
+	struct chain_args chain_argv;
+	char bdat_reply[SMTP_REPLY_LINE_MAX];
+	int bdat_end_tx;          /* the data hooks refused: end the transaction after the chunk */
+	size_t content_field;     /* end of message: next header field for the header hooks */
+	uint64_t content_off;     /* next body octet for the body hooks */
+	int content_sync, content_again;   /* see content.c */
 
 	/* The command being handled, kept across asynchronous steps. */
 	char line[SMTP_COMMAND_MAX];
@@ -114,8 +139,6 @@ void session_done(struct session *s);
 void session_content_begin(struct session *s, enum smtp_data_mode mode);
 /* Read content now (st is S_DATA or S_BDAT), under the data timeout and rate. */
 void session_content_read(struct session *s, enum session_state st);
-/* Content is complete (CRLF.CRLF or BDAT LAST): judge it, run eom, relay it. */
-void session_content_end(struct session *s);
 
 struct transaction *session_tx_new(struct session *s, const char *sender, size_t len);
 void session_tx_add_rcpt(struct session *s, const char *rcpt, size_t len);

@@ -17,8 +17,27 @@
 #include "worker.h"
 
 static atomic_uint_fast64_t session_counter;
+static __thread struct worker *current_worker;
 
-void
+struct worker *
+worker_current(void)
+{
+	return current_worker;
+}
+
+struct session *
+worker_session_by_num(struct worker *w, uint64_t num40)
+{
+	struct session *s;
+
+	/* Linear: resumes are rare next to everything else a session does. */
+	TAILQ_FOREACH(s, &w->sessions, link)
+		if ((s->num & 0xffffffffffull) == num40)
+			return s;
+	return NULL;
+}
+
+uint64_t
 worker_session_id(struct worker *w, char *buf, size_t len)
 {
 	static atomic_int seeded;
@@ -27,8 +46,9 @@ worker_session_id(struct worker *w, char *buf, size_t len)
 	(void)w;
 	if (!atomic_exchange(&seeded, 1))
 		atomic_store(&session_counter, ((uint64_t)time(NULL) & 0xffffffffu) << 16);
-	n = atomic_fetch_add(&session_counter, 1);
-	xsnprintf(buf, len, "%012llX", (unsigned long long)(n & 0xffffffffffffull));
+	n = atomic_fetch_add(&session_counter, 1) & 0xffffffffffffull;
+	xsnprintf(buf, len, "%012llX", (unsigned long long)n);
+	return n;
 }
 
 void
@@ -94,7 +114,12 @@ int
 worker_init(struct worker *w, unsigned id, struct server *srv)
 {
 	const struct config *cfg = srv->cfg;
-	struct dns_options dopt = { 0 };
+	struct dns_options dopt = {
+		.servers = (const char *const *)cfg->dns_servers,
+		.nservers = cfg->ndns_servers,
+		.timeout_ms = cfg->dns_timeout,
+		.local_data_file = cfg->dns_local_data,
+	};
 
 	memset(w, 0, sizeof(*w));
 	w->id = id;
@@ -110,7 +135,6 @@ worker_init(struct worker *w, unsigned id, struct server *srv)
 	w->dns = dns_new(w->base, &dopt);
 	if (w->dns == NULL)
 		log_warning(NULL, "worker %u: DNS unavailable; client names will be \"unknown\"", id);
-	(void)cfg;
 	return listener_open(w);
 }
 
@@ -123,6 +147,7 @@ worker_main(void *arg)
 	/* Signals belong to the main thread. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	current_worker = w;
 	event_base_dispatch(w->base);
 	return NULL;
 }
@@ -146,10 +171,17 @@ worker_stop(struct worker *w)
 }
 
 void
-worker_finish(struct worker *w)
+worker_join(struct worker *w)
 {
 	if (w->started)
 		pthread_join(w->thread, NULL);
+	w->started = 0;
+}
+
+void
+worker_finish(struct worker *w)
+{
+	worker_join(w);
 	listener_close(w);
 	if (!TAILQ_EMPTY(&w->sessions))
 		log_warning(NULL, "worker %u: exiting with %u sessions", w->id, w->nsessions);

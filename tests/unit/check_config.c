@@ -67,6 +67,14 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(cfg->backend_probe_interval, 60000);
 	ck_assert_uint_eq(cfg->shutdown_timeout, 30000);
 	ck_assert_int_eq(cfg->log_level, LOG_LEVEL_INFO);
+	ck_assert_str_eq(cfg->filter_dir, PKGLIBDIR);
+	ck_assert_uint_eq(cfg->nfilters, 0);
+	ck_assert_ptr_null(cfg->filters);
+	ck_assert_uint_eq(cfg->ndns_servers, 0);
+	ck_assert_uint_eq(cfg->dns_timeout, 5000);
+	ck_assert_ptr_null(cfg->dns_local_data);
+	ck_assert_str_eq(cfg->score_header, "");
+	ck_assert_str_eq(cfg->quarantine_header, "X-Sluice-Quarantine");
 	config_free(&cfg);
 	ck_assert_msg(cfg == NULL, "config_free: got %p, want NULL", (void *)cfg);
 	config_free(&cfg);               /* freeing NULL is harmless */
@@ -134,6 +142,8 @@ static const struct value_case {
 	C("log_level = info", FK_INT, log_level, LOG_LEVEL_INFO),
 	C("log_level = debug", FK_INT, log_level, LOG_LEVEL_DEBUG),
 	C("  workers = 4   ; an inline comment", FK_UINT, workers, 4),
+	C("dns_timeout = 2s", FK_UINT, dns_timeout, 2000),
+	C("dns_timeout = 300ms", FK_UINT, dns_timeout, 300),
 #undef C
 };
 
@@ -360,6 +370,51 @@ static const struct error_case {
 	{ "[sluice]\nbackend_retry = -1\n", 1, "for backend_retry" },
 	{ "[sluice]\nbackend_probe_interval = 0\n", 1, "for backend_probe_interval" },
 	{ "[sluice]\nshutdown_timeout = 1w\n", 1, "for shutdown_timeout" },
+	/* dns, dns_local_data, headers */
+	{ "[sluice]\ndns = 1.2.3\n", 1, "t.conf:2: bad value '1.2.3' for dns: not a numeric IPv4 address" },
+	{ "[sluice]\ndns = ns.example:53\n", 1, "bad value 'ns.example:53' for dns: not a numeric IPv4" },
+	{ "[sluice]\ndns = 1.2.3.4:0\n", 1, "bad value '1.2.3.4:0' for dns: port must be" },
+	{ "[sluice]\ndns = [1.2.3.4]:53\n", 1, "not a numeric IPv6 address" },
+	{ "[sluice]\ndns = [::1\n", 1, "bad value '[::1' for dns: missing ']'" },
+	{ "[sluice]\ndns = []\n", 1, "bad value '[]' for dns" },
+	{ "[sluice]\ndns = fe80::1%eth0\n", 1, "not a numeric IPv6 address" },
+	{ "[sluice]\ndns =\n", 1, "t.conf:2: empty value for dns" },
+	{ "[sluice]\ndns = 1.2.3.4\ndns = 1.2.3.4:53\n", 1, "t.conf:3: dns server 1.2.3.4@53 is given twice" },
+	{ "[sluice]\ndns_timeout = 0\n", 1, "t.conf:2: bad value '0' for dns_timeout: want a duration above 0" },
+	{ "[sluice]\ndns_local_data = zones.txt\n", 1,
+	  "t.conf:2: bad value 'zones.txt' for dns_local_data: want an absolute path" },
+	{ "[sluice]\ndns_local_data = /nonexistent/zones.txt\n", 1,
+	  "t.conf:2: cannot read dns_local_data '/nonexistent/zones.txt': No such file" },
+	{ "[sluice]\nfilter_dir = lib/sluice\n", 1, "bad value 'lib/sluice' for filter_dir: want an absolute path" },
+	{ "[sluice]\nscore_header = X Score\n", 1, "t.conf:2: bad value 'X Score' for score_header: want a header field name" },
+	{ "[sluice]\nscore_header =\n", 1, "empty value for score_header" },
+	{ "[sluice]\nquarantine_header = X-Q:\n", 1, "bad value 'X-Q:' for quarantine_header" },
+	{ "[sluice]\nquarantine_header = X-Q\nquarantine_header = X-R\n", 1,
+	  "t.conf:3: duplicate key 'quarantine_header' (first set on line 2)" },
+	/* [filter NAME] */
+	{ "[filter]\nmodule = x\n", 1, "t.conf:1: section [filter] needs a name: [filter NAME]" },
+	{ "[filter Spf]\nmodule = spf\n", 1, "t.conf:1: bad filter name 'Spf': want lower-case" },
+	{ "[filter a.b]\nmodule = spf\n", 1, "t.conf:1: bad filter name 'a.b'" },
+	{ "[filter a b]\nmodule = spf\n", 1, "t.conf:1: bad filter name 'a b'" },
+	{ "[filter a]\nmodule = x\n[filter b]\nmodule = x\n[filter a]\nmodule = y\n", 1,
+	  "t.conf:5: duplicate section [filter a] (first on line 1)" },
+	{ "[filter a]\nk = v\n", 1, "t.conf:1: [filter a] has no module" },
+	{ "[filter a]\n", 1, "t.conf:1: [filter a] has no module" },
+	{ "[filter a]\nmodule =\n", 1, "t.conf:2: empty value for module" },
+	{ "[filter a]\nmodule = ../x\nmodule = y\n", 1, "t.conf:3: duplicate key 'module' (first set on line 2)" },
+	{ "[filter a]\nmodule = sp f\n", 1, "t.conf:2: bad value 'sp f' for module" },
+	{ "[filter a]\nmodule = x\ntimeout = 0\n", 1, "t.conf:3: bad value '0' for timeout: want a duration above 0" },
+	{ "[filter a]\nmodule = x\ntimeout = soon\n", 1, "bad value 'soon' for timeout" },
+	{ "[filter a]\nmodule = x\non_error = continue\n", 1,
+	  "t.conf:3: bad value 'continue' for on_error: want tempfail, accept or reject" },
+	{ "[filter a]\nmodule = x\ndry_run = true\n", 1, "t.conf:3: bad value 'true' for dry_run: want no or yes" },
+	{ "[filter a]\nmodule = x\nskip_authenticated = 1\n", 1, "bad value '1' for skip_authenticated" },
+	{ "[filter a]\nmodule = x\ndry_run = yes\ndry_run = no\n", 1,
+	  "t.conf:4: duplicate key 'dry_run' (first set on line 3)" },
+	{ "[filter a]\nmodule = x\nlevel = 1\n\nlevel = 2\n", 1,
+	  "t.conf:5: duplicate key 'level' (first set on line 3)" },
+	{ "[filter a]\nmodule = x\n[filter b]\nmodule = y\n[sluice]\nfilter = a\n", 1,
+	  "t.conf:6: unknown key 'filter' in [sluice]" },
 	/* words */
 	{ "[sluice]\nxclient = maybe\n", 1, "t.conf:2: bad value 'maybe' for xclient: want auto, yes or no" },
 	{ "[sluice]\nbare_newline = strip\n", 1, "bad value 'strip' for bare_newline: want reject or normalize" },
@@ -486,6 +541,149 @@ START_TEST(test_bom_and_blank)
 	ck_assert_msg(n == 0, "got %d errors (%s), want 0", n, msgs);
 	ck_assert_uint_eq(cfg->workers, 2);
 	ck_assert_str_eq(cfg->hostname, "a.example");
+	config_free(&cfg);
+	free(msgs);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- dns */
+
+static const struct dns_case {
+	const char *in;
+	const char *want;                /* unbound's ADDR@PORT */
+} dns_cases[] = {
+	{ "192.0.2.53", "192.0.2.53@53" },
+	{ "192.0.2.53:5353", "192.0.2.53@5353" },
+	{ "127.0.0.1:053", "127.0.0.1@53" },
+	{ "::1", "::1@53" },
+	{ "2001:DB8:0::53", "2001:db8::53@53" },
+	{ "[2001:db8::53]", "2001:db8::53@53" },
+	{ "[::1]:5353", "::1@5353" },
+	{ "[::ffff:192.0.2.1]:53", "::ffff:192.0.2.1@53" },
+};
+
+START_TEST(test_dns)
+{
+	const struct dns_case *c = &dns_cases[_i];
+	char text[256];
+	struct config *cfg;
+	char *msgs;
+	int n;
+
+	xsnprintf(text, sizeof(text), "[sluice]\ndns = %s\n", c->in);
+	n = load_text(text, &cfg, &msgs);
+	ck_assert_msg(n == 0, "'%s': got %d errors (%s), want 0", c->in, n, msgs);
+	ck_assert_msg(cfg->ndns_servers == 1, "'%s': got %zu servers, want 1", c->in,
+	              cfg->ndns_servers);
+	ck_assert_msg(strcmp(cfg->dns_servers[0], c->want) == 0, "'%s': got %s, want %s", c->in,
+	              cfg->dns_servers[0], c->want);
+	config_free(&cfg);
+	free(msgs);
+}
+END_TEST
+
+START_TEST(test_dns_order_local_data)
+{
+	char path[] = "/tmp/check_config_zone_XXXXXX", text[512];
+	int fd = mkstemp(path);
+	struct config *cfg;
+	char *msgs;
+	int n;
+
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	xsnprintf(text, sizeof(text), "[sluice]\ndns = 192.0.2.2\ndns_local_data = %s\n"
+	          "dns = [2001:db8::2]:54\ndns = 192.0.2.1:53\ndns_timeout = 1500ms\n"
+	          "score_header = X-Spam-Score\nquarantine_header = X-Held\n"
+	          "filter_dir = /opt/sluice/filters\n", path);
+	n = load_text(text, &cfg, &msgs);
+	ck_assert_msg(n == 0, "got %d errors (%s), want 0", n, msgs);
+	ck_assert_msg(cfg->ndns_servers == 3, "got %zu servers, want 3", cfg->ndns_servers);
+	ck_assert_str_eq(cfg->dns_servers[0], "192.0.2.2@53");
+	ck_assert_str_eq(cfg->dns_servers[1], "2001:db8::2@54");
+	ck_assert_str_eq(cfg->dns_servers[2], "192.0.2.1@53");
+	ck_assert_str_eq(cfg->dns_local_data, path);
+	ck_assert_uint_eq(cfg->dns_timeout, 1500);
+	ck_assert_str_eq(cfg->score_header, "X-Spam-Score");
+	ck_assert_str_eq(cfg->quarantine_header, "X-Held");
+	ck_assert_str_eq(cfg->filter_dir, "/opt/sluice/filters");
+	config_free(&cfg);
+	free(msgs);
+	unlink(path);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- filters */
+
+START_TEST(test_filters)
+{
+	static const char text[] =
+		"[filter spf]\n"                                   /* 1 */
+		"module = spf\n"
+		"policy = strict\n"
+		"[sluice]\n"
+		"workers = 2\n"                                    /* 5 */
+		"[filter rbl-2]\n"
+		"  zone = zen.example   ; a comment\n"
+		"module = /opt/sluice/rbl.so\n"
+		"timeout = 2s\n"
+		"on_error = accept\n"                              /* 10 */
+		"dry_run = yes\n"
+		"skip_authenticated = yes\n"
+		"weight =\n"
+		"zone_2 = b.example\n"
+		"[filter z_0]\n"                                   /* 15 */
+		"module = z\n"
+		"on_error = reject\n"
+		"dry_run = no\n";
+	static const struct {
+		const char *name, *module;
+		unsigned line, timeout;
+		int on_error, dry_run, skip;
+		size_t nkv;
+		struct { const char *key, *value; unsigned line; } kv[3];
+	} want[] = {
+		{ "spf", "spf", 1, 30000, 0, 0, 0, 1, { { "policy", "strict", 3 } } },
+		{ "rbl-2", "/opt/sluice/rbl.so", 6, 2000, 1, 1, 1, 3,
+		  { { "zone", "zen.example", 7 }, { "weight", "", 13 }, { "zone_2", "b.example", 14 } } },
+		{ "z_0", "z", 15, 30000, 2, 0, 0, 0, { { NULL, NULL, 0 } } },
+	};
+	struct config *cfg;
+	char *msgs;
+	int n = load_text(text, &cfg, &msgs);
+
+	ck_assert_msg(n == 0, "got %d errors (%s), want 0", n, msgs);
+	ck_assert_uint_eq(cfg->workers, 2);
+	ck_assert_msg(cfg->nfilters == ARRAY_LEN(want), "got %zu filters, want %zu", cfg->nfilters,
+	              ARRAY_LEN(want));
+	for (size_t i = 0; i < ARRAY_LEN(want); i++) {
+		const struct config_filter *f = &cfg->filters[i];
+
+		ck_assert_msg(strcmp(f->name, want[i].name) == 0, "filter %zu: got name %s, want %s",
+		              i, f->name, want[i].name);
+		ck_assert_msg(strcmp(f->module, want[i].module) == 0, "filter %zu: got module %s, "
+		              "want %s", i, f->module, want[i].module);
+		ck_assert_msg(f->line == want[i].line, "filter %zu: got line %u, want %u", i, f->line,
+		              want[i].line);
+		ck_assert_msg(f->timeout_ms == want[i].timeout, "filter %zu: got timeout %u, want %u",
+		              i, f->timeout_ms, want[i].timeout);
+		ck_assert_msg(f->on_error == want[i].on_error, "filter %zu: got on_error %d, want %d",
+		              i, f->on_error, want[i].on_error);
+		ck_assert_msg(f->dry_run == want[i].dry_run, "filter %zu: got dry_run %d, want %d",
+		              i, f->dry_run, want[i].dry_run);
+		ck_assert_msg(f->skip_authenticated == want[i].skip, "filter %zu: got "
+		              "skip_authenticated %d, want %d", i, f->skip_authenticated, want[i].skip);
+		ck_assert_msg(f->nkv == want[i].nkv, "filter %zu: got %zu keys, want %zu", i, f->nkv,
+		              want[i].nkv);
+		for (size_t k = 0; k < f->nkv; k++) {
+			ck_assert_msg(strcmp(f->kv[k].key, want[i].kv[k].key) == 0 &&
+			              strcmp(f->kv[k].value, want[i].kv[k].value) == 0 &&
+			              f->kv[k].line == want[i].kv[k].line,
+			              "filter %zu key %zu: got %s = '%s' on line %u, want %s = '%s' on "
+			              "line %u", i, k, f->kv[k].key, f->kv[k].value, f->kv[k].line,
+			              want[i].kv[k].key, want[i].kv[k].value, want[i].kv[k].line);
+		}
+	}
 	config_free(&cfg);
 	free(msgs);
 }
@@ -708,8 +906,9 @@ START_TEST(test_shipped_defaults_agree)
 		char *nl = strchr(line, '\n');
 
 		/* "#key = value": '#' straight before a lower-case key (prose has "# ") */
+		/* hostname and filter_dir have defaults only the system knows */
 		if (line[0] == '#' && line[1] >= 'a' && line[1] <= 'z' &&
-		    strncmp(line, "#hostname", 9) != 0) {
+		    strncmp(line, "#hostname", 9) != 0 && strncmp(line, "#filter_dir", 11) != 0) {
 			line[0] = ' ';
 			uncommented++;
 		}
@@ -733,7 +932,11 @@ START_TEST(test_shipped_defaults_agree)
 	SAME(spool_memory); SAME(backend_timeout_connect); SAME(backend_timeout_command);
 	SAME(backend_timeout_data_end); SAME(backend_retry); SAME(backend_probe_interval);
 	SAME(shutdown_timeout); SAME(log_level); SAME(nlisteners); SAME(nbackends);
+	SAME(dns_timeout); SAME(ndns_servers); SAME(nfilters);
 #undef SAME
+	ck_assert_str_eq(cfg->quarantine_header, def->quarantine_header);
+	ck_assert_str_eq(cfg->score_header, def->score_header);
+	ck_assert_msg(cfg->dns_local_data == NULL, "dns_local_data: sluice.conf sets it, want unset");
 	ck_assert_str_eq(cfg->spool_dir, def->spool_dir);
 	ck_assert_str_eq(cfg->listeners[0].addr.text, def->listeners[0].addr.text);
 	ck_assert_str_eq(cfg->backends[0].addr.text, def->backends[0].addr.text);
@@ -757,6 +960,9 @@ config_suite(void)
 	tcase_add_test(tc, test_listen_order);
 	tcase_add_test(tc, test_backend_order);
 	tcase_add_test(tc, test_bom_and_blank);
+	tcase_add_loop_test(tc, test_dns, 0, (int)ARRAY_LEN(dns_cases));
+	tcase_add_test(tc, test_dns_order_local_data);
+	tcase_add_test(tc, test_filters);
 	tcase_add_loop_test(tc, test_parse_addr, 0, (int)ARRAY_LEN(addr_cases));
 	tcase_add_test(tc, test_addr_format);
 	tcase_add_test(tc, test_load_file);

@@ -42,7 +42,12 @@ static const char local_data[] =
 	"51.2.0.192.in-addr.arpa. 300 IN PTR shorta.example.test.\n"
 	"shorta.example.test. 1 IN A 192.0.2.51\n"
 	"52.2.0.192.in-addr.arpa. 0 IN PTR zero.example.test.\n"
-	"zero.example.test. 300 IN A 192.0.2.52\n";
+	"zero.example.test. 300 IN A 192.0.2.52\n"
+	/* For dns_lookup. */
+	"txt.example.test. 300 IN TXT \"v=spf1 \" \"ip4:192.0.2.0/24\" \" -all\"\n"
+	"mx.example.test. 300 IN MX 10 Mail.Example.Test.\n"
+	"mx.example.test. 300 IN MX 20 backup.example.test.\n"
+	"nullmx.example.test. 300 IN MX 0 .\n";
 
 /* ---- a loopback UDP "authoritative" server on the test's own event loop ---- */
 
@@ -801,6 +806,270 @@ START_TEST(test_cache_bounded)
 }
 END_TEST
 
+/* ---- dns_lookup: general queries ---- */
+
+struct lanswer {
+	int calls;
+	enum sluice_async_status status;
+	size_t count;
+	char records[4][128];
+	uint32_t ttl;
+	struct event_base *base;
+};
+
+static void
+lanswer_cb(void *arg, const struct sluice_dns_answer *ans)
+{
+	struct lanswer *a = arg;
+
+	a->calls++;
+	a->status = ans->status;
+	a->count = ans->count;
+	a->ttl = ans->ttl;
+	ck_assert_ptr_nonnull(ans->records);
+	for (size_t i = 0; i < ans->count && i < ARRAY_LEN(a->records); i++) {
+		ck_assert_ptr_nonnull(ans->records[i]);
+		strlcpy_s(a->records[i], ans->records[i], sizeof(a->records[i]));
+	}
+	if (a->base != NULL)
+		event_base_loopbreak(a->base);
+}
+
+static int
+record_cmp(const void *x, const void *y)
+{
+	return strcmp(x, y);
+}
+
+/* One lookup to completion (records sorted); returns elapsed ms. */
+static uint64_t
+run_lookup(struct fix *f, const char *name, int type, struct lanswer *a)
+{
+	uint64_t t0 = now_ms();
+
+	memset(a, 0, sizeof(*a));
+	a->base = f->base;
+	ck_assert_ptr_nonnull(dns_lookup(f->dns, name, type, lanswer_cb, a));
+	ck_assert_msg(a->calls == 0, "%s: answered inside dns_lookup", name);
+	loop_for(f->base, 10000);
+	ck_assert_msg(a->calls == 1, "%s: got %d callbacks, want 1", name, a->calls);
+	qsort(a->records, a->count < 4 ? a->count : 4, sizeof(a->records[0]), record_cmp);
+	return now_ms() - t0;
+}
+
+static const char *const async_names[] = { "OK", "NXDOMAIN", "NODATA", "TEMPFAIL", "TIMEOUT",
+                                           "CANCELLED" };
+
+static const struct {
+	const char *name;
+	int type;
+	enum sluice_async_status status;
+	const char *records[3];   /* sorted; NULL-terminated */
+	uint32_t ttl;             /* 0: not checked */
+} lookup_cases[] = {
+	{ "txt.example.test", SLUICE_DNS_TXT, SLUICE_ASYNC_OK,        /* strings joined */
+	  { "v=spf1 ip4:192.0.2.0/24 -all" }, 300 },
+	{ "30.2.0.192.in-addr.arpa", SLUICE_DNS_TXT, SLUICE_ASYNC_OK, { "no ptr here" }, 0 },
+	{ "mx.example.test", SLUICE_DNS_MX, SLUICE_ASYNC_OK,
+	  { "10 mail.example.test", "20 backup.example.test" }, 300 },
+	{ "nullmx.example.test", SLUICE_DNS_MX, SLUICE_ASYNC_OK, { "0 ." }, 0 },
+	{ "mail.example.test", SLUICE_DNS_A, SLUICE_ASYNC_OK, { "192.0.2.10" }, 300 },
+	{ "mail.example.test.", SLUICE_DNS_A, SLUICE_ASYNC_OK, { "192.0.2.10" }, 0 },
+	{ "MAIL.example.TEST", SLUICE_DNS_A, SLUICE_ASYNC_OK, { "192.0.2.10" }, 0 },
+	{ "mail6.example.test", SLUICE_DNS_AAAA, SLUICE_ASYNC_OK, { "2001:db8::25" }, 0 },
+	{ "11.2.0.192.in-addr.arpa", SLUICE_DNS_PTR, SLUICE_ASYNC_OK, { "upper.example.test" }, 0 },
+	{ "5.2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa",
+	  SLUICE_DNS_PTR, SLUICE_ASYNC_OK, { "mail6.example.test" }, 0 },
+	{ "12.2.0.192.in-addr.arpa", SLUICE_DNS_PTR, SLUICE_ASYNC_NODATA, { NULL }, 0 }, /* unusable */
+	{ "mail.example.test", SLUICE_DNS_AAAA, SLUICE_ASYNC_NODATA, { NULL }, 0 },
+	{ "mail.example.test", SLUICE_DNS_TXT, SLUICE_ASYNC_NODATA, { NULL }, 0 },
+	{ "31.2.0.192.in-addr.arpa", SLUICE_DNS_PTR, SLUICE_ASYNC_NXDOMAIN, { NULL }, 0 },
+	{ "nosuch.invalid", SLUICE_DNS_A, SLUICE_ASYNC_NXDOMAIN, { NULL }, 0 },
+};
+
+START_TEST(test_lookup_local)
+{
+	struct fix f;
+	struct lanswer a;
+	const char *name = lookup_cases[_i].name;
+	size_t want = 0;
+
+	fix_init(&f, 5000);
+	run_lookup(&f, name, lookup_cases[_i].type, &a);
+	ck_assert_msg(a.status == lookup_cases[_i].status, "%s/%d: got %s, want %s", name,
+	              lookup_cases[_i].type, async_names[a.status],
+	              async_names[lookup_cases[_i].status]);
+	while (want < ARRAY_LEN(lookup_cases[_i].records) && lookup_cases[_i].records[want] != NULL)
+		want++;
+	ck_assert_msg(a.count == want, "%s/%d: got %zu records, want %zu", name,
+	              lookup_cases[_i].type, a.count, want);
+	for (size_t i = 0; i < want; i++)
+		ck_assert_msg(strcmp(a.records[i], lookup_cases[_i].records[i]) == 0,
+		              "%s/%d: record %zu: got \"%s\", want \"%s\"", name,
+		              lookup_cases[_i].type, i, a.records[i], lookup_cases[_i].records[i]);
+	if (lookup_cases[_i].ttl != 0)
+		ck_assert_msg(a.ttl == lookup_cases[_i].ttl, "%s: got ttl %u, want %u", name,
+		              (unsigned)a.ttl, (unsigned)lookup_cases[_i].ttl);
+	ck_assert_msg(f.srv.queries == 0, "%s: %d queries left the local data", name,
+	              f.srv.queries);
+	fix_done(&f);
+}
+END_TEST
+
+static const struct {
+	enum server_mode mode;
+	unsigned timeout_ms;
+	enum sluice_async_status status;
+} server_cases[] = {
+	{ SERVER_NXDOMAIN, 5000, SLUICE_ASYNC_NXDOMAIN },
+	{ SERVER_SERVFAIL, 5000, SLUICE_ASYNC_TEMPFAIL },
+	{ SERVER_DROP, 300, SLUICE_ASYNC_TIMEOUT },
+};
+
+START_TEST(test_lookup_server)
+{
+	struct fix f;
+	struct lanswer a;
+
+	fix_init(&f, server_cases[_i].timeout_ms);
+	f.srv.mode = server_cases[_i].mode;
+	uint64_t ms = run_lookup(&f, "remote.example.com", SLUICE_DNS_TXT, &a);
+	ck_assert_msg(a.status == server_cases[_i].status, "mode %d: got %s, want %s",
+	              server_cases[_i].mode, async_names[a.status],
+	              async_names[server_cases[_i].status]);
+	ck_assert_int_eq(a.count, 0);
+	ck_assert_int_ge(f.srv.queries, 1);
+	if (server_cases[_i].mode == SERVER_DROP)
+		ck_assert_msg(ms >= 250 && ms < 2000, "timed out after %llu ms, want about 300",
+		              (unsigned long long)ms);
+	else
+		ck_assert_msg(ms < 4000, "answer took %llu ms", (unsigned long long)ms);
+	/* No second callback later. */
+	loop_for(f.base, 100);
+	ck_assert_int_eq(a.calls, 1);
+	fix_done(&f);
+}
+END_TEST
+
+/* dns_options.servers, counted as struct config keeps them, take the place of
+ * forwarders. */
+START_TEST(test_lookup_counted_servers)
+{
+	struct fix f;
+	struct lanswer a;
+	char fwd[64];
+	char *servers[1] = { fwd };
+
+	fix_init(&f, 5000);
+	dns_free(&f.dns);
+	xsnprintf(fwd, sizeof(fwd), "127.0.0.1@%u", f.srv.port);
+	struct dns_options opt = {
+		.servers = (const char *const *)servers,
+		.nservers = 1,
+		.local_data_file = data_path,
+		.timeout_ms = 5000,
+	};
+	f.dns = dns_new(f.base, &opt);
+	ck_assert_ptr_nonnull(f.dns);
+	f.srv.mode = SERVER_NXDOMAIN;
+	run_lookup(&f, "remote.example.com", SLUICE_DNS_A, &a);
+	ck_assert_msg(a.status == SLUICE_ASYNC_NXDOMAIN, "got %s, want NXDOMAIN",
+	              async_names[a.status]);
+	ck_assert_int_ge(f.srv.queries, 1);
+	fix_done(&f);
+
+	char bad[] = "not an address";
+	servers[0] = bad;
+	ck_assert_ptr_null(dns_new(f.base = event_base_new(), &opt));
+	event_base_free(f.base);
+}
+END_TEST
+
+START_TEST(test_lookup_cancel)
+{
+	static const enum server_mode modes[] = { SERVER_NXDOMAIN, SERVER_DROP };
+	struct fix f;
+	struct lanswer a = { 0 };
+
+	fix_init(&f, 300);
+	a.base = f.base;
+	/* Answered locally, cancelled before the loop runs. */
+	struct dns_query *q = dns_lookup(f.dns, "txt.example.test", SLUICE_DNS_TXT, lanswer_cb, &a);
+	ck_assert_ptr_nonnull(q);
+	dns_cancel(q);
+	/* Sent to the server: cancelled before its answer is read, and while it stays
+	 * silent (then the loop runs beyond the timeout too). */
+	for (size_t i = 0; i < ARRAY_LEN(modes); i++) {
+		f.srv.mode = modes[i];
+		q = dns_lookup(f.dns, "remote.example.com", SLUICE_DNS_MX, lanswer_cb, &a);
+		ck_assert_ptr_nonnull(q);
+		if (modes[i] == SERVER_DROP)   /* the answering server must not win the race */
+			loop_for(f.base, 50);
+		dns_cancel(q);
+	}
+	loop_for(f.base, 500);
+	ck_assert_msg(a.calls == 0, "cancelled lookups called back %d times", a.calls);
+	/* Pending at dns_free: no callback either. */
+	ck_assert_ptr_nonnull(dns_lookup(f.dns, "mx.example.test", SLUICE_DNS_MX, lanswer_cb, &a));
+	dns_free(&f.dns);
+	loop_for(f.base, 100);
+	ck_assert_int_eq(a.calls, 0);
+	fix_done(&f);
+}
+END_TEST
+
+START_TEST(test_lookup_bad_arguments)
+{
+	struct fix f;
+	struct lanswer a = { 0 };
+	char longname[300];
+
+	fix_init(&f, 1000);
+	a.base = f.base;
+	memset(longname, 'a', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	ck_assert_ptr_null(dns_lookup(f.dns, "x.example.test", 99, lanswer_cb, &a));
+	ck_assert_ptr_null(dns_lookup(f.dns, "x.example.test", 0, lanswer_cb, &a));
+	ck_assert_ptr_null(dns_lookup(f.dns, NULL, SLUICE_DNS_A, lanswer_cb, &a));
+	ck_assert_ptr_null(dns_lookup(f.dns, "", SLUICE_DNS_A, lanswer_cb, &a));
+	ck_assert_ptr_null(dns_lookup(f.dns, longname, SLUICE_DNS_A, lanswer_cb, &a));
+	ck_assert_ptr_null(dns_lookup(f.dns, "x.example.test", SLUICE_DNS_A, NULL, &a));
+	ck_assert_ptr_null(dns_lookup(NULL, "x.example.test", SLUICE_DNS_A, lanswer_cb, &a));
+	loop_for(f.base, 50);
+	ck_assert_int_eq(a.calls, 0);
+	fix_done(&f);
+}
+END_TEST
+
+/* Many lookups of every kind in flight at once, and client-name queries mixed in. */
+START_TEST(test_lookup_many)
+{
+	struct fix f;
+	struct lanswer a[40];
+	int done = 0;
+
+	fix_init(&f, 5000);
+	for (size_t i = 0; i < ARRAY_LEN(a); i++) {
+		size_t c = i % ARRAY_LEN(lookup_cases);
+		memset(&a[i], 0, sizeof(a[i]));
+		a[i].base = NULL;
+		ck_assert_ptr_nonnull(dns_lookup(f.dns, lookup_cases[c].name, lookup_cases[c].type,
+		                                 lanswer_cb, &a[i]));
+	}
+	for (int round = 0; round < 100 && done < (int)ARRAY_LEN(a); round++) {
+		event_base_loop(f.base, EVLOOP_ONCE);
+		done = 0;
+		for (size_t i = 0; i < ARRAY_LEN(a); i++)
+			done += a[i].calls;
+	}
+	ck_assert_int_eq(done, (int)ARRAY_LEN(a));
+	for (size_t i = 0; i < ARRAY_LEN(a); i++)
+		ck_assert_msg(a[i].status == lookup_cases[i % ARRAY_LEN(lookup_cases)].status,
+		              "lookup %zu: got %s", i, async_names[a[i].status]);
+	fix_done(&f);
+}
+END_TEST
+
 static Suite *
 dns_suite(void)
 {
@@ -826,6 +1095,12 @@ dns_suite(void)
 	tcase_add_test(tc, test_cache_record_ttl);
 	tcase_add_test(tc, test_cache_not_tempfail);
 	tcase_add_test(tc, test_cache_bounded);
+	tcase_add_loop_test(tc, test_lookup_local, 0, (int)ARRAY_LEN(lookup_cases));
+	tcase_add_loop_test(tc, test_lookup_server, 0, (int)ARRAY_LEN(server_cases));
+	tcase_add_test(tc, test_lookup_counted_servers);
+	tcase_add_test(tc, test_lookup_cancel);
+	tcase_add_test(tc, test_lookup_bad_arguments);
+	tcase_add_test(tc, test_lookup_many);
 	suite_add_tcase(s, tc);
 	return s;
 }
