@@ -423,7 +423,7 @@ ruleset_add(struct ruleset *rs, const char *text, const char *where, char *err, 
 	char *words[RULE_MAX_WORDS];
 	char *buf = malloc(strlen(text) + 1);
 	struct rule r = { 0 };
-	size_t n;
+	size_t n = 0;
 	int ret = -1;
 
 	if (buf == NULL)
