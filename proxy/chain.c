@@ -333,6 +333,12 @@ chain_verdict(struct session *s, size_t idx, enum sluice_verdict v)
 		return 1;
 	case SLUICE_REJECT:
 	case SLUICE_TEMPFAIL:
+		if (cs->reply_set && cs->reply[0] != (v == SLUICE_REJECT ? '5' : '4')) {
+			/* A 4xx reply cannot carry a reject, nor a 5xx a tempfail. */
+			log_warning(s->sid, "filter %s: reply \"%s\" does not fit %s; default reply used",
+			            f->name, cs->reply, verdict_name(v));
+			cs->reply_set = 0;
+		}
 		metrics_counter_add(v == SLUICE_REJECT ? "sluice_filter_rejects_total"
 		                                        : "sluice_filter_tempfails_total", 1);
 		chain_finish(s, v, cs->reply_set ? cs->reply : v == SLUICE_REJECT ? REPLY_REJECT

@@ -654,6 +654,7 @@ config_free(struct config **cfgp)
 	free(cfg->dns_local_data);
 	free(cfg->score_header);
 	free(cfg->quarantine_header);
+	free(cfg->quarantine_rcpt);
 	free(cfg->path);
 	free(cfg);
 	*cfgp = NULL;

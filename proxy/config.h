@@ -104,6 +104,7 @@ struct config {
 
 	char *score_header;             /* "" = no score header (never NULL) */
 	char *quarantine_header;        /* default "X-Sluice-Quarantine" */
+	char *quarantine_rcpt;          /* quarantined mail goes only here; NULL = keep recipients */
 };
 
 /* Parse the file at path. Each problem is printed to errs as "path:line: message"

@@ -9,6 +9,7 @@
 #include <errno.h>
 
 #include "config_keys.h"
+#include "smtp_path.h"
 #include "log.h"
 #include "util.h"
 
@@ -49,6 +50,7 @@ const struct config_key config_keys[] = {
 	{ "dns_local_data", KT_FILE, F(dns_local_data), 0, NULL, NULL },
 	{ "score_header", KT_HEADER, F(score_header), 0, NULL, NULL },
 	{ "quarantine_header", KT_HEADER, F(quarantine_header), 0, NULL, NULL },
+	{ "quarantine_rcpt", KT_MAILBOX, F(quarantine_rcpt), 0, NULL, NULL },
 };
 #undef F
 
@@ -268,6 +270,18 @@ config_value_set(void *base, const struct config_key *k, const char *value,
 		}
 		set_string(base, k, value);
 		return 0;
+	case KT_MAILBOX: {
+		char path[SMTP_PATH_MAX + 8];
+		struct smtp_path p;
+		size_t n = xsnprintf(path, sizeof(path), "TO:<%s>", value);
+		if (n >= sizeof(path) - 1 || smtp_path_parse(SMTP_PATH_RCPT, path, n, &p) != SMTP_OK ||
+		    p.is_postmaster) {
+			bad_value(err, errlen, k, value, "a mailbox such as quarantine@example.org");
+			return -1;
+		}
+		set_string(base, k, value);
+		return 0;
+	}
 	case KT_WORKERS:
 		if (strcmp(value, "auto") == 0) {
 			set_uint(base, k, 0);

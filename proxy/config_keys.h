@@ -13,6 +13,7 @@ enum config_key_type {
 	KT_DNS,                          /* repeatable; config.c adds servers */
 	KT_FILE,                         /* absolute path, readable at load time */
 	KT_HEADER,                       /* a header field name */
+	KT_MAILBOX,                      /* local@domain (RFC 5321 Mailbox) */
 };
 
 struct config_key {
@@ -25,7 +26,7 @@ struct config_key {
 };
 
 /* Every key of [sluice]; a static assertion in config_keys.c keeps the count true. */
-#define CONFIG_NKEYS 31
+#define CONFIG_NKEYS 32
 extern const struct config_key config_keys[CONFIG_NKEYS];
 
 /* Check value for k and store it in cfg. KT_LISTEN and KT_BACKEND are not plain

@@ -189,10 +189,20 @@ content_eom_done(struct session *s, const struct chain_result *res)
 		content_finish_local(s, buf, "discarded");
 		return;
 	}
-	if ((q = chain_tx_quarantine(s)) != NULL && s->cfg->quarantine_header[0] != '\0') {
-		if (message_header_add(s->msg, s->cfg->quarantine_header, q, &why) < 0)
+	if ((q = chain_tx_quarantine(s)) != NULL) {
+		if (s->cfg->quarantine_header[0] != '\0' &&
+		    message_header_add(s->msg, s->cfg->quarantine_header, q, &why) < 0)
 			log_warning(s->sid, "cannot add %s: %s", s->cfg->quarantine_header, why);
-		log_info(s->sid, "message %s quarantined: %s", s->tx->id, q);
+		if (s->cfg->quarantine_rcpt != NULL) {
+			/* Diverted: the quarantine mailbox instead of every recipient. */
+			for (size_t i = 0; i < s->tx->nrcpts; i++)
+				(void)message_rcpt_delete(s->msg, s->tx->rcpts[i], &why);
+			if (message_rcpt_add(s->msg, s->cfg->quarantine_rcpt, NULL, &why) < 0)
+				log_warning(s->sid, "cannot divert to %s: %s", s->cfg->quarantine_rcpt, why);
+		}
+		log_info(s->sid, "message %s quarantined%s%s: %s", s->tx->id,
+		         s->cfg->quarantine_rcpt ? " to " : "",
+		         s->cfg->quarantine_rcpt ? s->cfg->quarantine_rcpt : "", q);
 	}
 	if (s->cfg->score_header[0] != '\0' && s->chain != NULL) {
 		const char *reasons = chain_tx_score_reasons(s);

@@ -1,4 +1,5 @@
-/* dns.c - libunbound glue: async lookups answered through ub_fd() in a libevent loop. */
+/* dns.c - libunbound glue: the context, lookups answered through ub_fd() in a libevent
+ * loop, timeouts, and dns_lookup for filters. Client names: dns_name.c. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -11,69 +12,13 @@
 #include <unbound.h>
 
 #include "dns.h"
+#include "dns_int.h"
 #include "log.h"
 #include "util.h"
 
 #define DNS_TIMEOUT_DEFAULT_MS 5000u
-#define DNS_TYPE_A SLUICE_DNS_A
-#define DNS_TYPE_PTR SLUICE_DNS_PTR
-#define DNS_TYPE_AAAA SLUICE_DNS_AAAA
 #define DNS_CLASS_IN 1
-#define DNS_RCODE_NOERROR 0
-#define DNS_RCODE_NXDOMAIN 3
-#define DNS_NAME_MAX 256      /* presentation form without trailing dot, plus NUL */
 #define DNS_DATA_LINE_MAX 4096
-#define DNS_CACHE_OK_MAX_MS (3600u * 1000u)
-#define DNS_CACHE_NONE_MAX_MS (60u * 1000u)
-
-/* A client address; v4-mapped IPv6 is stored as AF_INET, so both spellings of one
- * client share a cache entry. */
-struct dns_addr {
-	int family;            /* AF_INET or AF_INET6 */
-	uint8_t bytes[16];     /* network order; IPv4 uses the first 4 */
-};
-
-/* One remembered dns_client_name answer. family 0 marks an empty slot. */
-struct dns_cache_entry {
-	struct dns_addr addr;
-	enum dns_status status;  /* OK or NONE, never TEMPFAIL */
-	char *name;              /* OK: heap copy; NONE: NULL */
-	uint64_t expires_ms;     /* now_ms() clock */
-};
-
-struct dns {
-	struct event_base *base;
-	struct ub_ctx *ctx;
-	struct event *ev_fd;
-	unsigned timeout_ms;
-	unsigned cache_ttl_max_ms;  /* 0 = no cap beyond the built-in limits */
-	struct dns_query *queries;  /* pending, doubly linked */
-	/* Direct-mapped: a colliding address overwrites, which bounds the memory
-	 * without LRU bookkeeping; a miss costs no more than having no cache. */
-	struct dns_cache_entry cache[DNS_CACHE_ENTRIES];
-	/* ub_process() runs callbacks while it walks unbound's answer pipe, so the
-	 * context must outlive any dns_free() a callback makes. */
-	int busy;
-	int dying;
-};
-
-enum dns_stage { DNS_STAGE_PTR, DNS_STAGE_FORWARD, DNS_STAGE_LOOKUP };
-
-struct dns_query {
-	struct dns *dns;
-	struct dns_query *prev, *next;
-	struct event *timer;
-	dns_name_cb *cb;          /* dns_client_name */
-	dns_lookup_cb *lookup_cb; /* dns_lookup (stage DNS_STAGE_LOOKUP) */
-	int rrtype;               /* dns_lookup */
-	void *arg;
-	int async_id;
-	int ub_pending;        /* async_id names a live unbound query */
-	enum dns_stage stage;
-	struct dns_addr addr;
-	int ttl;               /* smallest TTL seen in the answers so far, -1 = none yet */
-	char name[DNS_NAME_MAX];
-};
 
 static void dns_destroy(struct dns *dns);
 static void dns_ub_cb(void *mydata, int err, struct ub_result *result);
@@ -95,8 +40,7 @@ dns_query_unlink(struct dns_query *q)
 	q->prev = q->next = NULL;
 }
 
-/* Forgets q entirely: unbound will drop its answer and no callback runs. */
-static void
+void
 dns_query_drop(struct dns_query *q)
 {
 	if (q->ub_pending) {
@@ -108,20 +52,6 @@ dns_query_drop(struct dns_query *q)
 		event_free(q->timer);
 	dns_query_unlink(q);
 	free(q);
-}
-
-/* Completes q: frees it first, so the callback may cancel other queries, free the
- * session that owned q, or even free the whole struct dns. */
-static void
-dns_query_finish(struct dns_query *q, enum dns_status status)
-{
-	dns_name_cb *cb = q->cb;
-	void *arg = q->arg;
-	char name[DNS_NAME_MAX];
-
-	strlcpy_s(name, status == DNS_STATUS_OK ? q->name : "", sizeof(name));
-	dns_query_drop(q);     /* cancels the unbound query too when the timer fired */
-	cb(arg, status, status == DNS_STATUS_OK ? name : NULL);
 }
 
 /* Completes a dns_lookup; takes records (count heap strings, or NULL). Like
@@ -166,7 +96,7 @@ dns_on_fd(evutil_socket_t fd, short what, void *arg)
 		dns_destroy(dns);
 }
 
-static void
+void
 dns_on_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct dns_query *q = arg;
@@ -321,8 +251,7 @@ dns_new(struct event_base *base, const struct dns_options *opt)
 static void
 dns_destroy(struct dns *dns)
 {
-	for (size_t i = 0; i < DNS_CACHE_ENTRIES; i++)
-		free(dns->cache[i].name);
+	dns_name_cache_free(dns);
 	event_free(dns->ev_fd);
 	ub_ctx_delete(dns->ctx);
 	free(dns);
@@ -345,129 +274,7 @@ dns_free(struct dns **dnsp)
 	dns_destroy(dns);
 }
 
-/* ---- the client-name cache ---- */
-
-static int
-dns_addr_from_sockaddr(const struct sockaddr *sa, struct dns_addr *a_r)
-{
-	static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-
-	/* Zeroed: the unused tail of an IPv4 key takes part in no comparison, but
-	 * should not be garbage either. */
-	memset(a_r, 0, sizeof(*a_r));
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
-		a_r->family = AF_INET;
-		memcpy(a_r->bytes, &sin->sin_addr, 4);
-		return 1;
-	}
-	if (sa->sa_family == AF_INET6) {
-		const uint8_t *b = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
-		if (memcmp(b, v4mapped, sizeof(v4mapped)) == 0) {
-			a_r->family = AF_INET;
-			memcpy(a_r->bytes, b + 12, 4);
-		} else {
-			a_r->family = AF_INET6;
-			memcpy(a_r->bytes, b, 16);
-		}
-		return 1;
-	}
-	return 0;
-}
-
-static size_t
-dns_addr_len(const struct dns_addr *a)
-{
-	return a->family == AF_INET ? 4 : 16;
-}
-
-static struct dns_cache_entry *
-dns_cache_slot(struct dns *dns, const struct dns_addr *a)
-{
-	/* FNV-1a. A client choosing its addresses to collide gains nothing: it can
-	 * only turn its own lookups back into uncached ones. */
-	uint32_t h = 2166136261u ^ (uint32_t)a->family;
-
-	h *= 16777619u;
-	for (size_t i = 0; i < dns_addr_len(a); i++) {
-		h ^= a->bytes[i];
-		h *= 16777619u;
-	}
-	return &dns->cache[h % DNS_CACHE_ENTRIES];
-}
-
-static const struct dns_cache_entry *
-dns_cache_get(struct dns *dns, const struct dns_addr *a)
-{
-	struct dns_cache_entry *e = dns_cache_slot(dns, a);
-
-	if (e->addr.family != a->family ||
-	    memcmp(e->addr.bytes, a->bytes, dns_addr_len(a)) != 0)
-		return NULL;
-	if (now_ms() >= e->expires_ms) {
-		free(e->name);
-		memset(e, 0, sizeof(*e));
-		return NULL;
-	}
-	return e;
-}
-
-/* Remembers q's answer for as long as its records allow (see dns.h). */
-static void
-dns_cache_put(struct dns *dns, const struct dns_query *q, enum dns_status status)
-{
-	struct dns_cache_entry *e;
-	uint64_t ms;
-
-	if (status == DNS_STATUS_OK) {
-		if (q->ttl <= 0)
-			return;   /* a zero TTL asks not to be cached */
-		ms = (uint64_t)q->ttl * 1000;
-		if (ms > DNS_CACHE_OK_MAX_MS)
-			ms = DNS_CACHE_OK_MAX_MS;
-	} else if (status == DNS_STATUS_NONE) {
-		/* unbound reports 0 when the negative answer carried no SOA to take a
-		 * TTL from; a client without a name keeps that for a minute. */
-		ms = q->ttl > 0 ? (uint64_t)q->ttl * 1000 : DNS_CACHE_NONE_MAX_MS;
-		if (ms > DNS_CACHE_NONE_MAX_MS)
-			ms = DNS_CACHE_NONE_MAX_MS;
-	} else {
-		return;   /* TEMPFAIL: the next client should get a fresh try */
-	}
-	if (dns->cache_ttl_max_ms != 0 && ms > dns->cache_ttl_max_ms)
-		ms = dns->cache_ttl_max_ms;
-	e = dns_cache_slot(dns, &q->addr);
-	free(e->name);
-	e->addr = q->addr;
-	e->status = status;
-	e->name = status == DNS_STATUS_OK ? xstrdup(q->name) : NULL;
-	e->expires_ms = now_ms() + ms;
-}
-
 /* ---- lookups ---- */
-
-/* Reverse-lookup owner name for the address, with trailing dot. */
-static void
-dns_reverse_name(const struct dns_query *q, char *out, size_t size)
-{
-	static const char hex[] = "0123456789abcdef";
-
-	const uint8_t *a = q->addr.bytes;
-
-	if (q->addr.family == AF_INET) {
-		xsnprintf(out, size, "%u.%u.%u.%u.in-addr.arpa.", a[3], a[2], a[1], a[0]);
-		return;
-	}
-	size_t n = 0;
-	for (int i = 15; i >= 0 && n + 4 < size; i--) {
-		out[n++] = hex[a[i] & 0xf];
-		out[n++] = '.';
-		out[n++] = hex[a[i] >> 4];
-		out[n++] = '.';
-	}
-	out[n] = '\0';
-	strlcpy_s(out + n, "ip6.arpa.", size - n);
-}
 
 static int
 dns_host_char(unsigned char c)
@@ -475,11 +282,10 @@ dns_host_char(unsigned char c)
 	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
 }
 
-/* Decodes an uncompressed wire-format name into lower-case presentation form
- * without the trailing dot. Refuses anything a hostname cannot hold (compression
- * pointers, dots or control bytes inside labels, the root name, overlong names),
- * since the result ends up in headers and logs. */
-static int
+/* Refuses anything a hostname cannot hold (compression pointers, dots or control
+ * bytes inside labels, the root name, overlong names), since the result ends up
+ * in headers and logs. */
+int
 dns_decode_name(const uint8_t *wire, size_t len, char *out, size_t size)
 {
 	size_t i = 0, n = 0;
@@ -511,24 +317,7 @@ dns_decode_name(const uint8_t *wire, size_t len, char *out, size_t size)
 	return 0;  /* ran off the end before the root label */
 }
 
-/* Maps an unbound answer onto OK (has data) / NONE / TEMPFAIL. */
-static enum dns_status
-dns_result_status(int err, const struct ub_result *res)
-{
-	if (err != 0) {
-		log_debug(NULL, "dns: lookup error: %s", ub_strerror(err));
-		return DNS_STATUS_TEMPFAIL;
-	}
-	if (res == NULL || res->bogus)
-		return DNS_STATUS_TEMPFAIL;
-	if (res->rcode == DNS_RCODE_NXDOMAIN)
-		return DNS_STATUS_NONE;
-	if (res->rcode != DNS_RCODE_NOERROR)
-		return DNS_STATUS_TEMPFAIL;
-	return res->havedata ? DNS_STATUS_OK : DNS_STATUS_NONE;
-}
-
-static int
+int
 dns_query_start(struct dns_query *q, const char *qname, int qtype)
 {
 	int r = ub_resolve_async(q->dns->ctx, qname, qtype, DNS_CLASS_IN, q, dns_ub_cb,
@@ -541,118 +330,16 @@ dns_query_start(struct dns_query *q, const char *qname, int qtype)
 	return 1;
 }
 
-static enum dns_status
-dns_on_ptr(struct dns_query *q, const struct ub_result *res)
-{
-	if (res->data[0] == NULL || res->len[0] <= 0 ||
-	    !dns_decode_name((const uint8_t *)res->data[0], (size_t)res->len[0], q->name,
-	                     sizeof(q->name))) {
-		log_debug(NULL, "dns: %s: unusable PTR name", res->qname);
-		return DNS_STATUS_NONE;
-	}
-	q->stage = DNS_STAGE_FORWARD;
-	if (!dns_query_start(q, q->name, q->addr.family == AF_INET ? DNS_TYPE_A : DNS_TYPE_AAAA))
-		return DNS_STATUS_TEMPFAIL;
-	return DNS_STATUS_OK;   /* still pending */
-}
-
-static enum dns_status
-dns_on_forward(const struct dns_query *q, const struct ub_result *res)
-{
-	size_t alen = q->addr.family == AF_INET ? 4 : 16;
-
-	for (int i = 0; res->data[i] != NULL; i++)
-		if ((size_t)res->len[i] == alen && memcmp(res->data[i], q->addr.bytes, alen) == 0)
-			return DNS_STATUS_OK;
-	log_debug(NULL, "dns: %s does not resolve back to the client", q->name);
-	return DNS_STATUS_NONE;
-}
-
 static void
 dns_ub_cb(void *mydata, int err, struct ub_result *res)
 {
 	struct dns_query *q = mydata;
-	enum dns_status st;
 
 	q->ub_pending = 0;
-	if (q->stage == DNS_STAGE_LOOKUP) {
+	if (q->stage == DNS_STAGE_LOOKUP)
 		dns_lookup_answer(q, err, res);
-		return;
-	}
-	st = dns_result_status(err, res);
-	if (err == 0 && res != NULL) {
-		int ttl = res->ttl > 0 ? res->ttl : 0;
-		if (q->ttl < 0 || ttl < q->ttl)
-			q->ttl = ttl;
-	}
-	if (st == DNS_STATUS_OK) {
-		if (q->stage == DNS_STAGE_PTR) {
-			st = dns_on_ptr(q, res);
-			if (st == DNS_STATUS_OK) {
-				ub_resolve_free(res);
-				return;   /* the address lookup is under way */
-			}
-		} else {
-			st = dns_on_forward(q, res);
-		}
-	}
-	ub_resolve_free(res);
-	/* Before finishing: the callback may free dns. */
-	dns_cache_put(q->dns, q, st);
-	dns_query_finish(q, st);
-}
-
-struct dns_query *
-dns_client_name(struct dns *dns, const struct sockaddr *addr, dns_name_cb *cb, void *arg)
-{
-	struct dns_addr a;
-	const struct dns_cache_entry *e;
-	struct dns_query *q;
-	char rname[80];
-
-	if (!dns_addr_from_sockaddr(addr, &a)) {
-		log_warning(NULL, "dns: no reverse lookup for address family %d", addr->sa_family);
-		cb(arg, DNS_STATUS_NONE, NULL);
-		return NULL;
-	}
-	/* Answered on the spot, as dns.h allows: callers already cope with a callback
-	 * that runs before the return (the failures below do it too), and a deferred
-	 * event would buy nothing but another loop pass. */
-	if ((e = dns_cache_get(dns, &a)) != NULL) {
-		enum dns_status status = e->status;
-		char name[DNS_NAME_MAX];
-
-		/* A copy, since the callback may free dns and its cache with it. */
-		strlcpy_s(name, status == DNS_STATUS_OK ? e->name : "", sizeof(name));
-		cb(arg, status, status == DNS_STATUS_OK ? name : NULL);
-		return NULL;
-	}
-
-	q = xcalloc(1, sizeof(*q));
-	q->dns = dns;
-	q->cb = cb;
-	q->arg = arg;
-	q->stage = DNS_STAGE_PTR;
-	q->addr = a;
-	q->ttl = -1;
-	q->next = dns->queries;
-	if (q->next != NULL)
-		q->next->prev = q;
-	dns->queries = q;
-
-	q->timer = evtimer_new(dns->base, dns_on_timeout, q);
-	struct timeval tv = { dns->timeout_ms / 1000, (dns->timeout_ms % 1000) * 1000 };
-	if (q->timer == NULL || evtimer_add(q->timer, &tv) != 0) {
-		log_warning(NULL, "dns: cannot arm lookup timer");
-		dns_query_finish(q, DNS_STATUS_TEMPFAIL);
-		return NULL;
-	}
-	dns_reverse_name(q, rname, sizeof(rname));
-	if (!dns_query_start(q, rname, DNS_TYPE_PTR)) {
-		dns_query_finish(q, DNS_STATUS_TEMPFAIL);
-		return NULL;
-	}
-	return q;
+	else
+		dns_name_answer(q, err, res);
 }
 
 /* ---- general lookups (dns_lookup) ---- */

@@ -140,7 +140,18 @@ host_login(struct sluice_ctx *ctx)
 static const char *
 host_sender(struct sluice_ctx *ctx)
 {
-	return ctx_ok(ctx, "sender") && ctx->s->tx ? ctx->s->tx->sender : NULL;
+	struct chain_session *cs;
+
+	if (!ctx_ok(ctx, "sender"))
+		return NULL;
+	if (ctx->s->tx != NULL)
+		return ctx->s->tx->sender;
+	/* The mail hook (transaction scope) runs before the transaction record
+	 * exists: the sender is the one being decided on. */
+	cs = chain_of(ctx->s);
+	if (cs != NULL && cs->running && cs->phase == CHAIN_MAIL)
+		return cs->args.str;
+	return NULL;
 }
 
 static size_t

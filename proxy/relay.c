@@ -1,5 +1,5 @@
-/* relay.c - the backend leg: connect with failover, XCLIENT, EHLO, command relay,
- * DATA streaming from a source, envelope replay, and mapping of every failure to a 4xx. */
+/* relay.c - the backend leg once open: lifecycle, I/O callbacks, replies, commands, DATA
+ * streaming, envelope replay, every failure mapped to a 4xx. Opening: relay_open.c. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,26 +9,17 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
-#include "backend.h"
 #include "config.h"
 #include "log.h"
 #include "relay.h"
+#include "relay_int.h"
 #include "smtp_data.h"
 #include "util.h"
-#include "xclient.h"
 
-#define RELAY_REPLY_MAX 4096          /* all lines of one reply */
 #define RELAY_LINE_MAX 2048           /* tolerated reply line (RFC: 512) */
 #define RELAY_OUT_HIGH (256 * 1024)   /* stop pumping the body above this */
 #define RELAY_OUT_LOW (64 * 1024)
 #define RELAY_CHUNK (64 * 1024)
-#define RELAY_XCLIENT_LINES XCLIENT_LINES_MAX
-
-enum relay_state {
-	R_CLOSED, R_CONNECTING, R_GREETING, R_EHLO, R_HELO, R_XCLIENT, R_EHLO2,
-	R_READY, R_COMMAND, R_DATA_CMD, R_DATA_BODY, R_DATA_END,
-	R_ENV_RSET, R_ENV_MAIL, R_ENV_RCPT,
-};
 
 static const char *const state_names[] = {
 	"closed", "connecting", "greeting", "ehlo", "helo", "xclient", "ehlo2",
@@ -36,74 +27,19 @@ static const char *const state_names[] = {
 	"env-rset", "env-mail", "env-rcpt",
 };
 
-static const char REPLY_UNAVAILABLE[] = "451 4.4.1 Error: backend MTA unavailable, try again later\r\n";
 static const char REPLY_LOST[] = "451 4.4.2 Error: lost connection with backend MTA\r\n";
 static const char REPLY_NO_FINAL[] = "451 4.4.2 Error: no reply from backend MTA; message not accepted\r\n";
 static const char REPLY_UNEXPECTED[] = "451 4.4.0 Error: unexpected reply from backend MTA\r\n";
 static const char REPLY_LOCAL[] = "451 4.3.0 Error: local error in processing\r\n";
 
-struct relay {
-	struct event_base *base;
-	struct backend_pool *pool;
-	const struct config *cfg;
-	char sid[32];
-
-	struct bufferevent *bev;
-	enum relay_state state;
-	int bidx;                 /* backend in use, -1 none */
-	size_t next_try;          /* next backend index to try while opening */
-	int probe;                /* opened without identity: no XCLIENT */
-	int probe_only;           /* one given backend, no failover */
-
-	relay_cb *cb;
-	void *cb_arg;
-	struct event *done_ev;    /* delivers the result on the next loop pass */
-	struct relay_reply result;
-
-	/* the reply being read, and the one being delivered */
-	char rbuf[RELAY_REPLY_MAX];
-	char resbuf[RELAY_REPLY_MAX];
-	unsigned gen;             /* bumped whenever the connection is closed */
-	size_t rlen;
-	int rcode;
-
-	struct smtp_caps caps;
-	char name[80];
-
-	/* XCLIENT lines still to send */
-	char xclient[RELAY_XCLIENT_LINES][SMTP_COMMAND_MAX];
-	size_t nxclient, ixclient;
-	int xclient_early;        /* sent before any EHLO, on known capabilities */
-
-	/* who the client is, for XCLIENT (owned copies) */
-	struct client_identity id;
-	char *id_helo, *id_name, *id_addr, *id_login;
-
-	/* DATA streaming */
-	relay_source *src;
-	void *src_arg;
-	uint64_t sent;
-	struct smtp_stuff stuff;
-	char *chunk;
-
-	/* envelope replay (relay_envelope): owned copies of the lines */
-	char *env_mail;
-	char **env_rcpt;
-	int *env_code;
-	size_t env_n, env_i, env_accepted;
-};
-
 static void relay_read_cb(struct bufferevent *bev, void *arg);
 static void relay_write_cb(struct bufferevent *bev, void *arg);
 static void relay_event_cb(struct bufferevent *bev, short what, void *arg);
-static void relay_try_next(struct relay *r);
 static int relay_sink(void *arg, const char *buf, size_t len);
-static void relay_id_clear(struct relay *r);
-static void relay_xclient_clear(struct relay *r);
 static void relay_env_clear(struct relay *r);
 static void relay_env_on_reply(struct relay *r);
 
-static void
+void
 relay_set_state(struct relay *r, enum relay_state st)
 {
 	if (r->state != st)
@@ -124,8 +60,7 @@ relay_done_cb(evutil_socket_t fd, short what, void *arg)
 		cb(r->cb_arg, &r->result);
 }
 
-/* Finish the outstanding operation; text is copied. */
-static void
+void
 relay_finish(struct relay *r, int code, int local, const char *text, size_t len)
 {
 	memcpy(r->resbuf, text, len);
@@ -136,13 +71,13 @@ relay_finish(struct relay *r, int code, int local, const char *text, size_t len)
 	event_active(r->done_ev, EV_TIMEOUT, 0);
 }
 
-static void
+void
 relay_finish_local(struct relay *r, const char *reply)
 {
 	relay_finish(r, atoi(reply), 1, reply, strlen(reply));
 }
 
-static void
+void
 relay_close(struct relay *r)
 {
 	if (r->bev != NULL) {
@@ -157,7 +92,7 @@ relay_close(struct relay *r)
 	xsnprintf(r->name, sizeof(r->name), "-");
 }
 
-static void
+void
 relay_timeouts(struct relay *r, unsigned read_ms)
 {
 	struct timeval tv = { read_ms / 1000, (read_ms % 1000) * 1000 };
@@ -167,7 +102,7 @@ relay_timeouts(struct relay *r, unsigned read_ms)
 	bufferevent_set_timeouts(r->bev, read_ms ? &tv : NULL, &wtv);
 }
 
-static void
+void
 relay_send(struct relay *r, const char *line, size_t len)
 {
 	char buf[SMTP_COMMAND_MAX + 2];
@@ -188,16 +123,6 @@ relay_send(struct relay *r, const char *line, size_t len)
 	}
 	if ((size_t)n < len)
 		bufferevent_write(r->bev, buf + n, len - (size_t)n);
-}
-
-/* EHLO or HELO with our name. */
-static void
-relay_send_hello(struct relay *r, const char *verb)
-{
-	char line[SMTP_COMMAND_MAX];
-	size_t n = xsnprintf(line, sizeof(line), "%s %s", verb, r->cfg->hostname);
-
-	relay_send(r, line, n);
 }
 
 struct relay *
@@ -260,293 +185,31 @@ relay_backend_name(const struct relay *r)
 	return r->name;
 }
 
-/* ------------------------------------------------------------ opening */
-
-static void
-relay_connect(struct relay *r, int idx)
+void
+relay_socket_new(struct relay *r)
 {
-	struct backend *b = &r->pool->backends[idx];
-
-	r->bidx = idx;
-	strlcpy_s(r->name, b->cfg->addr.text, sizeof(r->name));
 	r->bev = bufferevent_socket_new(r->base, -1, BEV_OPT_CLOSE_ON_FREE);
 	if (r->bev == NULL)
 		abort();
 	bufferevent_setcb(r->bev, relay_read_cb, relay_write_cb, relay_event_cb, r);
-	/* A pending connect is bounded by the write timeout. */
-	struct timeval tv = { r->cfg->backend_timeout_connect / 1000,
-	                      (r->cfg->backend_timeout_connect % 1000) * 1000 };
-	bufferevent_set_timeouts(r->bev, &tv, &tv);
-	bufferevent_enable(r->bev, EV_READ | EV_WRITE);
-	relay_set_state(r, R_CONNECTING);
-	if (bufferevent_socket_connect(r->bev, (const struct sockaddr *)&b->cfg->addr.ss,
-	                               (int)b->cfg->addr.len) < 0) {
-		backend_mark_down(b, strerror(errno));
-		relay_close(r);
-		relay_try_next(r);
-	}
-}
-
-/* Give up on the current backend (its fault) and try the next one. */
-static void
-relay_backend_failed(struct relay *r, const char *why)
-{
-	if (r->bidx >= 0)
-		backend_mark_down(&r->pool->backends[r->bidx], why);
-	relay_close(r);
-	relay_try_next(r);
-}
-
-static void
-relay_try_next(struct relay *r)
-{
-	int idx;
-
-	if (r->probe_only) {
-		relay_finish_local(r, REPLY_UNAVAILABLE);
-		return;
-	}
-	idx = backend_pool_next(r->pool, r->next_try);
-
-	if (idx < 0) {
-		log_warning(r->sid, "no backend MTA available");
-		relay_finish_local(r, REPLY_UNAVAILABLE);
-		return;
-	}
-	r->next_try = (size_t)idx + 1;
-	relay_connect(r, idx);
-}
-
-/* XCLIENT lines for the attributes this backend announced. */
-static void
-relay_build_xclient(struct relay *r)
-{
-	r->nxclient = xclient_build(&r->id, r->caps.xclient_attrs, r->xclient, RELAY_XCLIENT_LINES);
-	r->ixclient = 0;
-}
-
-static int
-relay_wants_xclient(const struct relay *r)
-{
-	if (r->probe || r->cfg->xclient == CONFIG_XCLIENT_NO)
-		return 0;
-	return 1;
-}
-
-static void
-relay_id_clear(struct relay *r)
-{
-	free(r->id_helo);
-	free(r->id_name);
-	free(r->id_addr);
-	free(r->id_login);
-	r->id_helo = r->id_name = r->id_addr = r->id_login = NULL;
-}
-
-static char *
-dup_or_null(const char *s)
-{
-	return s != NULL ? xstrdup(s) : NULL;
-}
-
-void
-relay_open(struct relay *r, const struct client_identity *id, relay_cb *cb, void *arg)
-{
-	r->cb = cb;
-	r->cb_arg = arg;
-	r->probe = id == NULL;
-	r->probe_only = 0;
-	r->next_try = 0;
-	relay_close(r);
-	relay_id_clear(r);
-	if (id != NULL) {
-		r->id = *id;
-		r->id.helo = r->id_helo = dup_or_null(id->helo);
-		r->id.name = r->id_name = dup_or_null(id->name);
-		r->id.addr = r->id_addr = dup_or_null(id->addr);
-		r->id.login = r->id_login = dup_or_null(id->login);
-	}
-	relay_try_next(r);
-}
-
-void
-relay_probe(struct relay *r, size_t idx, relay_cb *cb, void *arg)
-{
-	r->cb = cb;
-	r->cb_arg = arg;
-	r->probe = 1;
-	r->probe_only = 1;
-	relay_close(r);
-	relay_id_clear(r);
-	relay_connect(r, (int)idx);
-}
-
-static void
-relay_xclient_clear(struct relay *r)
-{
-	r->nxclient = r->ixclient = 0;
-}
-
-/* When the pool already knows this backend offers XCLIENT (from the probe or an
- * earlier session), send it right after the greeting: one round trip fewer per
- * session. Sluice's own EHLO is only needed to learn the capabilities. */
-static int
-relay_xclient_early(struct relay *r)
-{
-	struct smtp_caps caps;
-
-	r->xclient_early = 0;
-	if (!relay_wants_xclient(r) || !backend_get_caps(&r->pool->backends[r->bidx], &caps) ||
-	    !(caps.caps & SMTP_CAP_XCLIENT))
-		return 0;
-	r->caps = caps;
-	relay_build_xclient(r);
-	if (r->nxclient == 0)
-		return 0;
-	r->xclient_early = 1;
-	relay_set_state(r, R_XCLIENT);
-	relay_send(r, r->xclient[0], strlen(r->xclient[0]));
-	return 1;
-}
-
-static void
-relay_opened(struct relay *r)
-{
-	backend_mark_up(&r->pool->backends[r->bidx]);
-	relay_set_state(r, R_READY);
-	relay_timeouts(r, 0);
-	relay_finish(r, 250, 0, "250 ok\r\n", 8);
-}
-
-static void
-relay_ehlo_done(struct relay *r, int second)
-{
-	/* Capabilities: every line after the first. */
-	const char *p = r->rbuf, *end = r->rbuf + r->rlen;
-	int first = 1;
-
-	smtp_caps_init(&r->caps);
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t ll = (size_t)(nl - p);
-		if (ll > 0 && p[ll - 1] == '\r')
-			ll--;
-		if (!first && ll > 4)
-			smtp_caps_add_line(&r->caps, p + 4, ll - 4);
-		first = 0;
-		p = nl + 1;
-	}
-	/* What the backend offers to sluice itself: the pool's view, used for the
-	 * EHLO sluice offers its clients. */
-	if (!second)
-		backend_set_caps(&r->pool->backends[r->bidx], &r->caps);
-	if (second || !relay_wants_xclient(r)) {
-		relay_opened(r);
-		return;
-	}
-	if (!(r->caps.caps & SMTP_CAP_XCLIENT)) {
-		if (r->cfg->xclient == CONFIG_XCLIENT_YES) {
-			relay_backend_failed(r, "does not offer XCLIENT (xclient = yes)");
-			return;
-		}
-		relay_opened(r);
-		return;
-	}
-	relay_build_xclient(r);
-	if (r->nxclient == 0) {
-		relay_opened(r);
-		return;
-	}
-	relay_set_state(r, R_XCLIENT);
-	r->ixclient = 0;
-	relay_send(r, r->xclient[0], strlen(r->xclient[0]));
 }
 
 /* ------------------------------------------------------------ replies */
 
-/* "<what> <first line of the reply>", for logs and backend_mark_down. */
-static const char *
-relay_why(struct relay *r, char *buf, size_t size, const char *what)
-{
-	xsnprintf(buf, size, "%s %.*s", what, (int)strcspn(r->rbuf, "\r\n"), r->rbuf);
-	return buf;
-}
-
 static void
 relay_on_reply(struct relay *r)
 {
-	char why[160];
 	int code = r->rcode, cls = code / 100;
 
 	log_debug(r->sid, "backend %s > %.*s", r->name,
 	          (int)(r->rlen >= 2 ? r->rlen - 2 : r->rlen), r->rbuf);
 	switch (r->state) {
 	case R_GREETING:
-		if (cls == 2 && relay_xclient_early(r)) {
-			break;
-		} else if (cls == 2) {
-			relay_set_state(r, R_EHLO);
-			relay_send_hello(r, "EHLO");
-		} else {
-			relay_backend_failed(r, relay_why(r, why, sizeof(why), "greeted with"));
-		}
-		break;
 	case R_EHLO:
-		if (cls == 2)
-			relay_ehlo_done(r, 0);
-		else if (cls == 5) {
-			relay_set_state(r, R_HELO);
-			relay_send_hello(r, "HELO");
-		} else {
-			relay_backend_failed(r, relay_why(r, why, sizeof(why), "refused EHLO:"));
-		}
-		break;
 	case R_HELO:
-		if (cls == 2) {
-			smtp_caps_init(&r->caps);
-			if (relay_wants_xclient(r) && r->cfg->xclient == CONFIG_XCLIENT_YES)
-				relay_backend_failed(r, "does not offer XCLIENT (xclient = yes)");
-			else
-				relay_opened(r);
-		} else {
-			relay_backend_failed(r, relay_why(r, why, sizeof(why), "refused HELO:"));
-		}
-		break;
 	case R_XCLIENT:
-		if (cls != 2 && r->xclient_early) {
-			/* The backend wants EHLO first after all: the long way. */
-			log_debug(r->sid, "backend %s refused XCLIENT before EHLO; sending EHLO first", r->name);
-			r->xclient_early = 0;
-			relay_xclient_clear(r);
-			relay_set_state(r, R_EHLO);
-			relay_send_hello(r, "EHLO");
-		} else if (cls != 2) {
-			/* Fail closed: without XCLIENT the backend would take sluice's address
-			 * for the client's (an open relay when it trusts sluice). */
-			relay_why(r, why, sizeof(why),
-			          "refused XCLIENT (is sluice in smtpd_authorized_xclient_hosts?):");
-			log_error(r->sid, "backend %s %s", r->name, why);
-			relay_backend_failed(r, why);
-		} else if (++r->ixclient < r->nxclient) {
-			relay_send(r, r->xclient[r->ixclient], strlen(r->xclient[r->ixclient]));
-		} else {
-			/* The greeting after XCLIENT must repeat the client's own, or the
-			 * backend takes sluice's name for the client's HELO. */
-			char line[SMTP_COMMAND_MAX];
-			size_t n = xsnprintf(line, sizeof(line), "%s %s", r->id.esmtp ? "EHLO" : "HELO",
-			                     r->id.helo && *r->id.helo ? r->id.helo : r->cfg->hostname);
-			relay_set_state(r, R_EHLO2);
-			relay_send(r, line, n);
-		}
-		break;
 	case R_EHLO2:
-		if (cls == 2 && r->id.esmtp)
-			relay_ehlo_done(r, 1);
-		else if (cls == 2)
-			relay_opened(r);   /* HELO: keep what the first EHLO learned */
-		else {
-			relay_backend_failed(r, relay_why(r, why, sizeof(why), "refused EHLO after XCLIENT:"));
-		}
+		relay_open_on_reply(r);
 		break;
 	case R_DATA_CMD:
 		if (code == 354) {

@@ -39,7 +39,7 @@ typedef void sluice_store_cb(struct sluice_ctx *ctx, void *arg, enum sluice_asyn
  * (bad arguments, wrong phase, ended scope), which is also logged. init and fini
  * run on the main thread before and after the loops; only log_global and the
  * config functions are usable there. Hooks do not receive the host table: keep
- * the pointer init gets (it is valid until fini).
+ * the pointer init receives (valid until fini).
  */
 struct sluice_host {
 	uint32_t abi_version;     /* SLUICE_FILTER_ABI_VERSION */

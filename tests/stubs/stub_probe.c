@@ -8,6 +8,8 @@
  *   at = rcpt                  connect|helo|mail|rcpt|data|header|eoh|body|eom
  *                              (default mail). header and body: the first call
  *                              of the message only.
+ *   sender_is = a@b.test       act only in transactions from that sender (the
+ *                              phase must be mail or later)
  *   verdict = reject           continue|accept|reject|tempfail|discard|quarantine|
  *                              pending|invalid: the answer at that phase
  *   reply = 550 5.7.1 text     set_reply before a reject/tempfail (also resumed)
@@ -86,6 +88,7 @@ struct probe {
 	char *store_key;
 	double score;
 	char *score_reason;
+	char *sender_is;
 };
 
 /* A late-resume token owned by the session timer's callback. */
@@ -97,7 +100,7 @@ struct late {
 struct sess {
 	sluice_resume_t token;            /* the hook now pending, 0 when none */
 	int outstanding;                  /* async requests not answered yet */
-	int timed_resume;                 /* a resume_after_ms timer will resume */
+	int resume_when_done;             /* the last answer resumes with `verdict` */
 	int done_at_phase;                /* header/body: only the first call */
 	int late_taken;                   /* late_resume: token taken this session */
 	struct late *late;                /* owned by the session timer's callback */
@@ -201,7 +204,7 @@ probe_free(struct probe *p)
 	free(p->sender_change); free(p->rcpt_add); free(p->rcpt_delete); free(p->body_replace);
 	free(p->note_set_key); free(p->note_set_value);
 	free(p->note_expect_key); free(p->note_expect_value);
-	free(p->dns_name); free(p->store_key); free(p->score_reason);
+	free(p->dns_name); free(p->store_key); free(p->score_reason); free(p->sender_is);
 	free(p);
 }
 
@@ -330,6 +333,7 @@ probe_init(const struct sluice_host *host, struct sluice_filter_config *cfg, voi
 		}
 	}
 	p->store_key = dupstr(host->config_get(cfg, "store_incr"));
+	p->sender_is = dupstr(host->config_get(cfg, "sender_is"));
 	if ((v = host->config_get(cfg, "score")) != NULL) {
 		char *end;
 		p->score = strtod(v, &end);
@@ -385,8 +389,9 @@ add_result_headers(struct sluice_ctx *ctx, struct sess *ss)
 static void
 async_done(struct sluice_ctx *ctx, struct sess *ss, const struct probe *p)
 {
-	if (--ss->outstanding > 0 || ss->timed_resume || p->verdict == SLUICE_PENDING)
+	if (--ss->outstanding > 0 || !ss->resume_when_done)
 		return;
+	ss->resume_when_done = 0;
 	if (p->at == P_EOM)
 		add_result_headers(ctx, ss);
 	maybe_reply(ctx, p, p->verdict);
@@ -466,7 +471,6 @@ resume_timer_cb(struct sluice_ctx *ctx, void *arg, enum sluice_async_status st)
 	if (ctx == NULL || st != SLUICE_ASYNC_OK)
 		return;
 	ss = sess_of(ctx);
-	ss->timed_resume = 0;
 	if (p->at == P_EOM && ss->outstanding == 0)
 		add_result_headers(ctx, ss);
 	maybe_reply(ctx, p, p->resume_verdict);
@@ -511,6 +515,11 @@ probe_phase(struct sluice_ctx *ctx, struct probe *p, enum phase ph)
 		return SLUICE_CONTINUE;
 	if (ph == P_HEADER || ph == P_BODY)
 		ss->done_at_phase = 1;
+	if (p->sender_is != NULL) {
+		const char *sender = H->sender(ctx);
+		if (sender == NULL || strcasecmp(sender, p->sender_is) != 0)
+			return SLUICE_CONTINUE;
+	}
 
 	if (p->note_expect_key != NULL) {
 		const char *got = H->note_get(ctx, p->note_expect_key);
@@ -544,10 +553,9 @@ probe_phase(struct sluice_ctx *ctx, struct probe *p, enum phase ph)
 		ss->late_taken = 1;
 		ss->late->token = ss->token;   /* the session timer resumes it, late */
 	}
-	if (p->resume_after_ms > 0 && !p->never_resume) {
-		ss->timed_resume = 1;
+	if (p->resume_after_ms > 0 && !p->never_resume)
 		H->timer(ctx, p->resume_after_ms, resume_timer_cb, p);
-	}
+	ss->resume_when_done = async && !late && p->verdict != SLUICE_PENDING;
 	ss->outstanding = 1;   /* held while the requests are made */
 	if (p->dns_name != NULL && H->dns_query(ctx, p->dns_name, p->dns_type, dns_cb, p) == 0)
 		ss->outstanding++;
@@ -555,15 +563,15 @@ probe_phase(struct sluice_ctx *ctx, struct probe *p, enum phase ph)
 		ss->outstanding++;
 	if (p->work && H->work(ctx, work_fn, work_cb, p) == 0)
 		ss->outstanding++;
-	if (async && !late && p->verdict != SLUICE_PENDING && ss->outstanding == 1) {
+	if (ss->resume_when_done && ss->outstanding == 1) {
 		/* Every request refused: answer now. */
 		ss->outstanding = 0;
 		ss->token = 0;
 		return SLUICE_TEMPFAIL;
 	}
-	if (--ss->outstanding == 0 && async && !late && !ss->timed_resume && p->verdict != SLUICE_PENDING) {
-		/* Everything answered while we were asking (resumed early already). */
-	}
+	/* Drop the hold: when every answer came already, this resumes at once
+	 * (the host takes a resume made inside the hook as its answer). */
+	async_done(ctx, ss, p);
 	return SLUICE_PENDING;
 }
 
@@ -684,7 +692,7 @@ probe_reset(struct sluice_ctx *ctx, void *self)
 	if (p->at >= P_MAIL) {
 		ss->token = 0;
 		ss->outstanding = 0;
-		ss->timed_resume = 0;
+		ss->resume_when_done = 0;
 		ss->dns[0] = ss->count[0] = ss->work[0] = '\0';
 	}
 }

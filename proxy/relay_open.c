@@ -1,0 +1,315 @@
+/* relay_open.c - opening the backend leg: connect with failover across backends,
+ * greeting, EHLO/HELO, XCLIENT (early or after EHLO), and the capability probe. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "backend.h"
+#include "config.h"
+#include "log.h"
+#include "relay.h"
+#include "relay_int.h"
+#include "util.h"
+#include "xclient.h"
+
+static const char REPLY_UNAVAILABLE[] = "451 4.4.1 Error: backend MTA unavailable, try again later\r\n";
+
+static void relay_try_next(struct relay *r);
+
+/* EHLO or HELO with our name. */
+static void
+relay_send_hello(struct relay *r, const char *verb)
+{
+	char line[SMTP_COMMAND_MAX];
+	size_t n = xsnprintf(line, sizeof(line), "%s %s", verb, r->cfg->hostname);
+
+	relay_send(r, line, n);
+}
+
+static void
+relay_connect(struct relay *r, int idx)
+{
+	struct backend *b = &r->pool->backends[idx];
+
+	r->bidx = idx;
+	strlcpy_s(r->name, b->cfg->addr.text, sizeof(r->name));
+	relay_socket_new(r);
+	/* A pending connect is bounded by the write timeout. */
+	struct timeval tv = { r->cfg->backend_timeout_connect / 1000,
+	                      (r->cfg->backend_timeout_connect % 1000) * 1000 };
+	bufferevent_set_timeouts(r->bev, &tv, &tv);
+	bufferevent_enable(r->bev, EV_READ | EV_WRITE);
+	relay_set_state(r, R_CONNECTING);
+	if (bufferevent_socket_connect(r->bev, (const struct sockaddr *)&b->cfg->addr.ss,
+	                               (int)b->cfg->addr.len) < 0) {
+		backend_mark_down(b, strerror(errno));
+		relay_close(r);
+		relay_try_next(r);
+	}
+}
+
+/* Give up on the current backend (its fault) and try the next one. */
+void
+relay_backend_failed(struct relay *r, const char *why)
+{
+	if (r->bidx >= 0)
+		backend_mark_down(&r->pool->backends[r->bidx], why);
+	relay_close(r);
+	relay_try_next(r);
+}
+
+static void
+relay_try_next(struct relay *r)
+{
+	int idx;
+
+	if (r->probe_only) {
+		relay_finish_local(r, REPLY_UNAVAILABLE);
+		return;
+	}
+	idx = backend_pool_next(r->pool, r->next_try);
+
+	if (idx < 0) {
+		log_warning(r->sid, "no backend MTA available");
+		relay_finish_local(r, REPLY_UNAVAILABLE);
+		return;
+	}
+	r->next_try = (size_t)idx + 1;
+	relay_connect(r, idx);
+}
+
+/* XCLIENT lines for the attributes this backend announced. */
+static void
+relay_build_xclient(struct relay *r)
+{
+	r->nxclient = xclient_build(&r->id, r->caps.xclient_attrs, r->xclient, RELAY_XCLIENT_LINES);
+	r->ixclient = 0;
+}
+
+static int
+relay_wants_xclient(const struct relay *r)
+{
+	if (r->probe || r->cfg->xclient == CONFIG_XCLIENT_NO)
+		return 0;
+	return 1;
+}
+
+void
+relay_id_clear(struct relay *r)
+{
+	free(r->id_helo);
+	free(r->id_name);
+	free(r->id_addr);
+	free(r->id_login);
+	r->id_helo = r->id_name = r->id_addr = r->id_login = NULL;
+}
+
+static char *
+dup_or_null(const char *s)
+{
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
+void
+relay_open(struct relay *r, const struct client_identity *id, relay_cb *cb, void *arg)
+{
+	r->cb = cb;
+	r->cb_arg = arg;
+	r->probe = id == NULL;
+	r->probe_only = 0;
+	r->next_try = 0;
+	relay_close(r);
+	relay_id_clear(r);
+	if (id != NULL) {
+		r->id = *id;
+		r->id.helo = r->id_helo = dup_or_null(id->helo);
+		r->id.name = r->id_name = dup_or_null(id->name);
+		r->id.addr = r->id_addr = dup_or_null(id->addr);
+		r->id.login = r->id_login = dup_or_null(id->login);
+	}
+	relay_try_next(r);
+}
+
+void
+relay_probe(struct relay *r, size_t idx, relay_cb *cb, void *arg)
+{
+	r->cb = cb;
+	r->cb_arg = arg;
+	r->probe = 1;
+	r->probe_only = 1;
+	relay_close(r);
+	relay_id_clear(r);
+	relay_connect(r, (int)idx);
+}
+
+void
+relay_xclient_clear(struct relay *r)
+{
+	r->nxclient = r->ixclient = 0;
+}
+
+/* When the pool already knows this backend offers XCLIENT (from the probe or an
+ * earlier session), send it right after the greeting: one round trip fewer per
+ * session. Sluice's own EHLO is only needed to learn the capabilities. */
+static int
+relay_xclient_early(struct relay *r)
+{
+	struct smtp_caps caps;
+
+	r->xclient_early = 0;
+	if (!relay_wants_xclient(r) || !backend_get_caps(&r->pool->backends[r->bidx], &caps) ||
+	    !(caps.caps & SMTP_CAP_XCLIENT))
+		return 0;
+	r->caps = caps;
+	relay_build_xclient(r);
+	if (r->nxclient == 0)
+		return 0;
+	r->xclient_early = 1;
+	relay_set_state(r, R_XCLIENT);
+	relay_send(r, r->xclient[0], strlen(r->xclient[0]));
+	return 1;
+}
+
+static void
+relay_opened(struct relay *r)
+{
+	backend_mark_up(&r->pool->backends[r->bidx]);
+	relay_set_state(r, R_READY);
+	relay_timeouts(r, 0);
+	relay_finish(r, 250, 0, "250 ok\r\n", 8);
+}
+
+static void
+relay_ehlo_done(struct relay *r, int second)
+{
+	/* Capabilities: every line after the first. */
+	const char *p = r->rbuf, *end = r->rbuf + r->rlen;
+	int first = 1;
+
+	smtp_caps_init(&r->caps);
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t ll = (size_t)(nl - p);
+		if (ll > 0 && p[ll - 1] == '\r')
+			ll--;
+		if (!first && ll > 4)
+			smtp_caps_add_line(&r->caps, p + 4, ll - 4);
+		first = 0;
+		p = nl + 1;
+	}
+	/* What the backend offers to sluice itself: the pool's view, used for the
+	 * EHLO sluice offers its clients. */
+	if (!second)
+		backend_set_caps(&r->pool->backends[r->bidx], &r->caps);
+	if (second || !relay_wants_xclient(r)) {
+		relay_opened(r);
+		return;
+	}
+	if (!(r->caps.caps & SMTP_CAP_XCLIENT)) {
+		if (r->cfg->xclient == CONFIG_XCLIENT_YES) {
+			relay_backend_failed(r, "does not offer XCLIENT (xclient = yes)");
+			return;
+		}
+		relay_opened(r);
+		return;
+	}
+	relay_build_xclient(r);
+	if (r->nxclient == 0) {
+		relay_opened(r);
+		return;
+	}
+	relay_set_state(r, R_XCLIENT);
+	r->ixclient = 0;
+	relay_send(r, r->xclient[0], strlen(r->xclient[0]));
+}
+
+/* "<what> <first line of the reply>", for logs and backend_mark_down. */
+static const char *
+relay_why(struct relay *r, char *buf, size_t size, const char *what)
+{
+	xsnprintf(buf, size, "%s %.*s", what, (int)strcspn(r->rbuf, "\r\n"), r->rbuf);
+	return buf;
+}
+
+void
+relay_open_on_reply(struct relay *r)
+{
+	char why[160];
+	int cls = r->rcode / 100;
+
+	switch (r->state) {
+	case R_GREETING:
+		if (cls == 2 && relay_xclient_early(r)) {
+			break;
+		} else if (cls == 2) {
+			relay_set_state(r, R_EHLO);
+			relay_send_hello(r, "EHLO");
+		} else {
+			relay_backend_failed(r, relay_why(r, why, sizeof(why), "greeted with"));
+		}
+		break;
+	case R_EHLO:
+		if (cls == 2)
+			relay_ehlo_done(r, 0);
+		else if (cls == 5) {
+			relay_set_state(r, R_HELO);
+			relay_send_hello(r, "HELO");
+		} else {
+			relay_backend_failed(r, relay_why(r, why, sizeof(why), "refused EHLO:"));
+		}
+		break;
+	case R_HELO:
+		if (cls == 2) {
+			smtp_caps_init(&r->caps);
+			if (relay_wants_xclient(r) && r->cfg->xclient == CONFIG_XCLIENT_YES)
+				relay_backend_failed(r, "does not offer XCLIENT (xclient = yes)");
+			else
+				relay_opened(r);
+		} else {
+			relay_backend_failed(r, relay_why(r, why, sizeof(why), "refused HELO:"));
+		}
+		break;
+	case R_XCLIENT:
+		if (cls != 2 && r->xclient_early) {
+			/* The backend wants EHLO first after all: the long way. */
+			log_debug(r->sid, "backend %s refused XCLIENT before EHLO; sending EHLO first", r->name);
+			r->xclient_early = 0;
+			relay_xclient_clear(r);
+			relay_set_state(r, R_EHLO);
+			relay_send_hello(r, "EHLO");
+		} else if (cls != 2) {
+			/* Fail closed: without XCLIENT the backend would take sluice's address
+			 * for the client's (an open relay when it trusts sluice). */
+			relay_why(r, why, sizeof(why),
+			          "refused XCLIENT (is sluice in smtpd_authorized_xclient_hosts?):");
+			log_error(r->sid, "backend %s %s", r->name, why);
+			relay_backend_failed(r, why);
+		} else if (++r->ixclient < r->nxclient) {
+			relay_send(r, r->xclient[r->ixclient], strlen(r->xclient[r->ixclient]));
+		} else {
+			/* The greeting after XCLIENT must repeat the client's own, or the
+			 * backend takes sluice's name for the client's HELO. */
+			char line[SMTP_COMMAND_MAX];
+			size_t n = xsnprintf(line, sizeof(line), "%s %s", r->id.esmtp ? "EHLO" : "HELO",
+			                     r->id.helo && *r->id.helo ? r->id.helo : r->cfg->hostname);
+			relay_set_state(r, R_EHLO2);
+			relay_send(r, line, n);
+		}
+		break;
+	case R_EHLO2:
+		if (cls == 2 && r->id.esmtp)
+			relay_ehlo_done(r, 1);
+		else if (cls == 2)
+			relay_opened(r);   /* HELO: keep what the first EHLO learned */
+		else {
+			relay_backend_failed(r, relay_why(r, why, sizeof(why), "refused EHLO after XCLIENT:"));
+		}
+		break;
+	default:
+		break;
+	}
+}
