@@ -33,7 +33,20 @@ enum section_kind { SEC_NONE, SEC_SLUICE, SEC_LISTENER, SEC_FILTER, SEC_BAD };
 struct listener_lines {
 	int decl;                        /* `listen =` line or [listener] header */
 	int addr;                        /* line of its address; 0 = none yet */
+	int key[3];                      /* lines of listener_keys[]; 0 = not given */
 };
+
+static const char *const proxy_protocol_words[] = { "no", "v1", "v2", "any", NULL };
+
+/* The [listener NAME] keys besides address; `trusted` is a list, set here. */
+#define F(field) offsetof(struct config_listener, field)
+static const struct config_key listener_keys[3] = {
+	{ "proxy_protocol", KT_ENUM, F(proxy_protocol), 0, proxy_protocol_words, NULL },
+	{ "proxy_timeout", KT_DURATION, F(proxy_timeout), 1, NULL, NULL },
+	{ "trusted", KT_PATH, 0, 0, NULL, NULL },
+};
+#undef F
+enum { LK_PROXY_PROTOCOL, LK_PROXY_TIMEOUT, LK_TRUSTED };
 
 /* One load in progress. inih calls the handler for line N after our reader returned
  * line N and before it asks for line N+1, so `lineno` is the handler's line. */
@@ -103,8 +116,9 @@ listener_add(struct load *ld, const char *name, int line)
 	ld->llines = xrealloc(ld->llines, cfg->nlisteners * sizeof(*ld->llines));
 	memset(&cfg->listeners[i], 0, sizeof(cfg->listeners[i]));
 	cfg->listeners[i].name = xstrdup(name);
+	cfg->listeners[i].proxy_timeout = 5 * 1000;
+	memset(&ld->llines[i], 0, sizeof(ld->llines[i]));
 	ld->llines[i].decl = line;
-	ld->llines[i].addr = 0;
 	return &cfg->listeners[i];
 }
 
@@ -229,11 +243,66 @@ sluice_key(struct load *ld, const char *name, const char *value)
 	return 0;
 }
 
+/* "CIDR[, CIDR...]" (commas and/or spaces between them) into l->trusted. */
+static int
+listener_trusted(struct load *ld, struct config_listener *l, const char *value)
+{
+	const char *p = value, *err;
+
+	while (*p != '\0') {
+		size_t n = strcspn(p, ", \t");
+		char item[CONFIG_MAX_LINE];
+
+		if (n == 0) {
+			p++;
+			continue;
+		}
+		xsnprintf(item, sizeof(item), "%.*s", (int)n, p);
+		l->trusted = xrealloc(l->trusted, (l->ntrusted + 1) * sizeof(*l->trusted));
+		if (config_parse_cidr(item, &l->trusted[l->ntrusted], &err) < 0) {
+			load_error(ld, ld->lineno, "bad value '%s' for trusted: %s; want ADDR or "
+			           "ADDR/BITS (IPv4 or IPv6), separated by commas", item, err);
+			return -1;
+		}
+		l->ntrusted++;
+		p += n;
+	}
+	if (l->ntrusted == 0) {
+		load_error(ld, ld->lineno, "empty value for trusted");
+		return -1;
+	}
+	return 0;
+}
+
 static int
 listener_key(struct load *ld, const char *name, const char *value)
 {
 	size_t i = ld->sec_listener;
 
+	for (size_t k = 0; k < ARRAY_LEN(listener_keys); k++) {
+		char err[CONFIG_MAX_LINE + 512];
+
+		if (strcmp(name, listener_keys[k].name) != 0)
+			continue;
+		if (ld->llines[i].key[k] != 0) {
+			load_error(ld, ld->lineno, "duplicate key '%s' (first set on line %d)", name,
+			           ld->llines[i].key[k]);
+			return -1;
+		}
+		ld->llines[i].key[k] = ld->lineno;
+		if (*value == '\0') {
+			load_error(ld, ld->lineno, "empty value for %s", name);
+			return -1;
+		}
+		if (k == LK_TRUSTED)
+			return listener_trusted(ld, &ld->cfg->listeners[i], value);
+		if (config_value_set(&ld->cfg->listeners[i], &listener_keys[k], value, err,
+		                     sizeof(err)) < 0) {
+			load_error(ld, ld->lineno, "%s", err);
+			return -1;
+		}
+		return 0;
+	}
 	if (strcmp(name, "address") != 0) {
 		load_error(ld, ld->lineno, "unknown key '%s' in %s", name, ld->sec_text);
 		return -1;
@@ -517,6 +586,15 @@ load_finish(struct load *ld)
 				           ld->llines[j].addr);
 				break;
 			}
+		/* The spec: "The receiver MUST be configured to only receive the protocol
+		 * ... [and] SHOULD ensure proper access filtering". No default list. */
+		if (cfg->listeners[i].proxy_protocol != 0 && cfg->listeners[i].ntrusted == 0 &&
+		    ld->llines[i].key[LK_TRUSTED] == 0)
+			load_error(ld, ld->llines[i].key[LK_PROXY_PROTOCOL], "[listener %s] has "
+			           "proxy_protocol = %s but no trusted addresses; add trusted = CIDR, "
+			           "the load balancers allowed to send PROXY headers",
+			           cfg->listeners[i].name,
+			           proxy_protocol_words[cfg->listeners[i].proxy_protocol]);
 	}
 	for (size_t i = 0; i < cfg->nfilters; i++) {
 		char msg[CONFIG_MAX_LINE + 512];
@@ -634,8 +712,10 @@ config_free(struct config **cfgp)
 
 	if (cfg == NULL)
 		return;
-	for (size_t i = 0; i < cfg->nlisteners; i++)
+	for (size_t i = 0; i < cfg->nlisteners; i++) {
 		free(cfg->listeners[i].name);
+		free(cfg->listeners[i].trusted);
+	}
 	free(cfg->listeners);
 	for (size_t i = 0; i < cfg->nbackends; i++) {
 		free(cfg->backends[i].host);

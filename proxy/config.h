@@ -12,6 +12,10 @@
 struct config_listener {
 	char *name;               /* section name, or "listen:N" for a `listen =` line */
 	struct config_addr addr;
+	int proxy_protocol;       /* enum proxy_proto_mode (proxy_proto.h); default no */
+	unsigned proxy_timeout;   /* for the whole PROXY header; default 5 s */
+	struct config_cidr *trusted;   /* who may send PROXY headers; default none */
+	size_t ntrusted;
 };
 
 struct config_backend {

@@ -3,6 +3,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config_addr.h"
@@ -218,4 +219,97 @@ config_parse_dns(const char *s, char *out, size_t outlen, const char **err_r)
 		port++;
 	xsnprintf(out, outlen, "%s@%s", text, port);
 	return 0;
+}
+
+/* The address as 16 octets, IPv4 mapped. */
+static void
+addr16(const struct sockaddr *sa, unsigned char out[16])
+{
+	memset(out, 0, 16);
+	if (sa->sa_family == AF_INET6) {
+		memcpy(out, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+	} else {
+		out[10] = out[11] = 0xff;
+		memcpy(out + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	}
+}
+
+static bool
+prefix_equal(const unsigned char *a, const unsigned char *b, unsigned bits)
+{
+	unsigned bytes = bits / 8, rest = bits % 8;
+
+	if (memcmp(a, b, bytes) != 0)
+		return false;
+	return rest == 0 || ((a[bytes] ^ b[bytes]) & (0xff << (8 - rest)) & 0xff) == 0;
+}
+
+int
+config_parse_cidr(const char *s, struct config_cidr *cidr_r, const char **err_r)
+{
+	char host[INET6_ADDRSTRLEN];
+	const char *slash = strchr(s, '/');
+	size_t n = slash ? (size_t)(slash - s) : strlen(s);
+	unsigned char bin[16];
+	unsigned long bits, max;
+	bool v6 = memchr(s, ':', n) != NULL;
+
+	if (n == 0 || n >= sizeof(host)) {
+		*err_r = n == 0 ? "missing address" : "address too long";
+		return -1;
+	}
+	memcpy(host, s, n);
+	host[n] = '\0';
+	if (inet_pton(v6 ? AF_INET6 : AF_INET, host, bin) != 1) {
+		*err_r = v6 ? "not a numeric IPv6 address" : "not a numeric IPv4 address";
+		return -1;
+	}
+	max = v6 ? 128 : 32;
+	bits = max;
+	if (slash != NULL) {
+		const char *p = slash + 1;
+
+		if (*p == '\0' || strlen(p) > 3 || strspn(p, "0123456789") != strlen(p) ||
+		    (p[0] == '0' && p[1] != '\0') || (bits = strtoul(p, NULL, 10)) > max) {
+			*err_r = v6 ? "prefix length must be a number from 0 to 128"
+			            : "prefix length must be a number from 0 to 32";
+			return -1;
+		}
+	}
+	memset(cidr_r, 0, sizeof(*cidr_r));
+	if (v6) {
+		memcpy(cidr_r->addr, bin, 16);
+		cidr_r->bits = (unsigned)bits;
+	} else {
+		cidr_r->addr[10] = cidr_r->addr[11] = 0xff;
+		memcpy(cidr_r->addr + 12, bin, 4);
+		cidr_r->bits = 96 + (unsigned)bits;
+	}
+	/* 192.0.2.7/24 is most likely a typo for a host or for 192.0.2.0/24: refuse. */
+	{
+		unsigned char masked[16];
+
+		memcpy(masked, cidr_r->addr, 16);
+		for (unsigned i = cidr_r->bits; i < 128; i++)
+			masked[i / 8] &= (unsigned char)~(0x80 >> (i % 8));
+		if (memcmp(masked, cidr_r->addr, 16) != 0) {
+			*err_r = "address has bits set past the prefix length";
+			return -1;
+		}
+	}
+	return 0;
+}
+
+bool
+config_cidr_match(const struct config_cidr *list, size_t n, const struct sockaddr *sa)
+{
+	unsigned char a[16];
+
+	if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)
+		return false;
+	addr16(sa, a);
+	for (size_t i = 0; i < n; i++)
+		if (prefix_equal(a, list[i].addr, list[i].bits))
+			return true;
+	return false;
 }

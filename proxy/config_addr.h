@@ -35,6 +35,20 @@ int config_addr_split(const char *s, char *host, size_t hostlen, const char **po
 #define CONFIG_DNS_MAX 64
 int config_parse_dns(const char *s, char *out, size_t outlen, const char **err_r);
 
+/* An address block for `trusted`: IPv4 blocks are kept IPv4-mapped (::ffff:0:0/96
+ * plus the prefix), so they also match IPv4 clients of an IPv6 listener. */
+struct config_cidr {
+	unsigned char addr[16];
+	unsigned bits;            /* 0..128 */
+};
+
+/* "ADDR" (one host) or "ADDR/BITS", numeric IPv4 or IPv6 (no brackets), with no
+ * bits set past the prefix. Returns 0, or -1 and a static message in *err_r. */
+int config_parse_cidr(const char *s, struct config_cidr *cidr_r, const char **err_r);
+
+/* True when sa (AF_INET or AF_INET6) is inside one of the n blocks. */
+bool config_cidr_match(const struct config_cidr *list, size_t n, const struct sockaddr *sa);
+
 /* RFC 1123 host name: dot-separated labels of letters, digits and inner hyphens,
  * at most 63 octets each and 253 in all; no trailing dot. */
 bool config_hostname_valid(const char *s);

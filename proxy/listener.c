@@ -13,6 +13,7 @@
 #include "config.h"
 #include "listener.h"
 #include "log.h"
+#include "proxy_proto.h"
 #include "session.h"
 #include "util.h"
 #include "worker.h"
@@ -82,39 +83,61 @@ conn_limits_free(struct conn_limits **clp)
 	free(cl);
 }
 
-int
-conn_limits_enter(struct server *srv, const struct sockaddr *sa, int *per_ip_r)
+/* Count one connection: in the total unless !total, and for sa's address unless
+ * sa is NULL. 0, or -1 with nothing counted and *per_ip_r telling which limit. */
+static int
+limits_enter(struct server *srv, const struct sockaddr *sa, int total, int *per_ip_r)
 {
 	struct conn_limits *cl = srv->limits;
 	unsigned char key[16];
-	struct ip_count *e;
+	struct ip_count *e = NULL;
+	unsigned h = 0;
 	int rc = 0;
 
-	addr_key(sa, key);
 	*per_ip_r = 0;
+	if (sa != NULL) {
+		addr_key(sa, key);
+		h = key_hash(key);
+	}
 	pthread_mutex_lock(&cl->lock);
-	unsigned h = key_hash(key);
-	for (e = cl->buckets[h]; e != NULL; e = e->next)
-		if (memcmp(e->key, key, 16) == 0)
-			break;
-	if (srv->cfg->max_connections && cl->total >= srv->cfg->max_connections) {
+	if (sa != NULL)
+		for (e = cl->buckets[h]; e != NULL; e = e->next)
+			if (memcmp(e->key, key, 16) == 0)
+				break;
+	if (total && srv->cfg->max_connections && cl->total >= srv->cfg->max_connections) {
 		rc = -1;
 	} else if (srv->cfg->max_connections_per_ip && e != NULL &&
 	           e->count >= srv->cfg->max_connections_per_ip) {
 		rc = -1;
 		*per_ip_r = 1;
 	} else {
-		if (e == NULL) {
+		if (sa != NULL && e == NULL) {
 			e = xcalloc(1, sizeof(*e));
 			memcpy(e->key, key, 16);
 			e->next = cl->buckets[h];
 			cl->buckets[h] = e;
 		}
-		e->count++;
-		cl->total++;
+		if (e != NULL)
+			e->count++;
+		if (total)
+			cl->total++;
 	}
 	pthread_mutex_unlock(&cl->lock);
 	return rc;
+}
+
+int
+conn_limits_enter(struct server *srv, const struct sockaddr *sa, int *per_ip_r)
+{
+	return limits_enter(srv, sa, 1, per_ip_r);
+}
+
+int
+conn_limits_enter_ip(struct server *srv, const struct sockaddr *sa)
+{
+	int per_ip;
+
+	return limits_enter(srv, sa, 0, &per_ip);
 }
 
 void
@@ -122,18 +145,21 @@ conn_limits_leave(struct server *srv, const struct sockaddr *sa)
 {
 	struct conn_limits *cl = srv->limits;
 	unsigned char key[16];
+	unsigned h = 0;
 
-	addr_key(sa, key);
+	if (sa != NULL) {
+		addr_key(sa, key);
+		h = key_hash(key);
+	}
 	pthread_mutex_lock(&cl->lock);
-	unsigned h = key_hash(key);
-	for (struct ip_count **pp = &cl->buckets[h]; *pp != NULL; pp = &(*pp)->next) {
+	cl->total--;
+	for (struct ip_count **pp = &cl->buckets[h]; sa != NULL && *pp != NULL; pp = &(*pp)->next) {
 		if (memcmp((*pp)->key, key, 16) == 0) {
 			struct ip_count *e = *pp;
 			if (--e->count == 0) {
 				*pp = e->next;
 				free(e);
 			}
-			cl->total--;
 			break;
 		}
 	}
@@ -156,14 +182,28 @@ listener_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr
 {
 	struct worker *w = arg;
 	const struct config *cfg = w->srv->cfg;
-	const char *name = "-";
-	int per_ip;
+	const struct config_listener *lc = &cfg->listeners[0];
+	const char *name;
+	int per_ip, proxied;
 	char reply[300], addr[64];
 
 	for (size_t i = 0; i < w->nlisteners; i++)
 		if (w->listeners[i] == l)
-			name = cfg->listeners[i].name;
-	if (conn_limits_enter(w->srv, sa, &per_ip) < 0) {
+			lc = &cfg->listeners[i];
+	name = lc->name;
+	proxied = lc->proxy_protocol != PROXY_PROTO_NO;
+	/* The PROXY spec: only trusted proxies may use it; anyone else would choose
+	 * the address we log and filter on. No greeting, no reply. */
+	if (proxied && !config_cidr_match(lc->trusted, lc->ntrusted, sa)) {
+		config_addr_format(sa, addr, sizeof(addr));
+		log_warning(NULL, "refused connection from %s on %s: not trusted to send "
+		            "PROXY protocol headers", addr, name);
+		close(fd);
+		return;
+	}
+	/* Behind a proxy the per-IP limit applies to the real client, known only
+	 * once the session has read the header (session.c). */
+	if (conn_limits_enter(w->srv, proxied ? NULL : sa, &per_ip) < 0) {
 		config_addr_format(sa, addr, sizeof(addr));
 		log_warning(NULL, "refused connection from %s on %s: %s", addr, name,
 		            per_ip ? "max_connections_per_ip reached" : "max_connections reached");
@@ -183,7 +223,7 @@ listener_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr
 		return;
 	}
 	evutil_make_socket_nonblocking(fd);
-	session_new(w, fd, sa, (socklen_t)salen, name);
+	session_new(w, fd, sa, (socklen_t)salen, lc);
 }
 
 int

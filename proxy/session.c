@@ -20,6 +20,7 @@
 #include "listener.h"
 #include "log.h"
 #include "message.h"
+#include "proxy_proto.h"
 #include "relay.h"
 #include "session.h"
 #include "spool.h"
@@ -30,7 +31,7 @@
 #define SESSION_CLOSE_TIMEOUT_MS 10000    /* flushing the last reply */
 
 static const char *const state_names[S_STATE_COUNT] = {
-	"greeting", "command", "busy", "data", "bdat", "closing",
+	"proxy", "greeting", "command", "busy", "data", "bdat", "closing",
 };
 
 static void session_read_cb(struct bufferevent *bev, void *arg);
@@ -120,13 +121,12 @@ session_reply_raw(struct session *s, const char *text, size_t len)
 	session_write(s, text, len);
 }
 
+/* Close once what is queued is flushed, adding no reply. */
 static void
-session_vclose(struct session *s, const char *fmt, va_list ap)
+session_drop(struct session *s)
 {
 	if (s->state == S_CLOSING)
 		return;
-	if (fmt != NULL)
-		session_vreply(s, fmt, ap);
 	session_flush(s);
 	session_set_state(s, S_CLOSING);
 	bufferevent_disable(s->bev, EV_READ);
@@ -138,6 +138,16 @@ session_vclose(struct session *s, const char *fmt, va_list ap)
 		timer_arm(s, 0);
 	else
 		timer_arm(s, SESSION_CLOSE_TIMEOUT_MS);
+}
+
+static void
+session_vclose(struct session *s, const char *fmt, va_list ap)
+{
+	if (s->state == S_CLOSING)
+		return;
+	if (fmt != NULL)
+		session_vreply(s, fmt, ap);
+	session_drop(s);
 }
 
 void
@@ -282,23 +292,19 @@ session_dns_cb(void *arg, enum dns_status status, const char *name)
 	s->dnsq = NULL;
 	s->name_status = status;
 	strlcpy_s(s->name, status == DNS_STATUS_OK && name ? name : "unknown", sizeof(s->name));
-	log_info(s->sid, "connect from %s[%s]:%u to %s", s->name, s->addr, s->port, s->listener);
+	log_info(s->sid, "connect from %s[%s]:%u to %s%s%s", s->name, s->addr, s->port, s->listener,
+	         s->proxy_addr[0] ? " via " : "", s->proxy_addr);
 	chain_run(s, CHAIN_CONNECT, NULL, session_connect_done);
 }
 
-void
-session_new(struct worker *w, int fd, const struct sockaddr *sa, socklen_t salen,
-            const char *listener)
+/* The client's address: peer, addr (IPv4-mapped shown as IPv4), port, ipv6. */
+static void
+session_set_peer(struct session *s, const struct sockaddr *sa, socklen_t salen)
 {
-	struct session *s = xcalloc(1, sizeof(*s));
-
-	s->w = w;
-	s->cfg = w->srv->cfg;
-	s->num = worker_session_id(w, s->sid, sizeof(s->sid));
+	memset(&s->peer, 0, sizeof(s->peer));
 	memcpy(&s->peer, sa, salen);
 	s->peer_len = salen;
-	s->listener = listener;
-	s->start_ms = now_ms();
+	s->ipv6 = 0;
 	if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
 		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
@@ -313,6 +319,88 @@ session_new(struct worker *w, int fd, const struct sockaddr *sa, socklen_t salen
 		inet_ntop(AF_INET, &in4->sin_addr, s->addr, sizeof(s->addr));
 		s->port = ntohs(in4->sin_port);
 	}
+}
+
+/* The client is known: its name, then the connect filters, then the greeting. */
+static void
+session_begin(struct session *s)
+{
+	/* A greeting deadline too: DNS and connect filters are bounded by it. */
+	timer_arm(s, s->cfg->timeout_command);
+	strlcpy_s(s->name, "unknown", sizeof(s->name));
+	if (s->w->dns != NULL) {
+		s->dns_pending = 1;
+		struct dns_query *q = dns_client_name(s->w->dns, (const struct sockaddr *)&s->peer,
+		                                      session_dns_cb, s);
+		if (s->dns_pending)
+			s->dnsq = q;
+	} else {
+		session_dns_cb(s, DNS_STATUS_NONE, NULL);
+	}
+}
+
+/* S_PROXY: the header, parsed again from the start as more arrives (at most
+ * PROXY_PROTO_MAX octets). Only the header is drained: what follows stays for
+ * the SMTP dialogue, where anything before the greeting is early talking. */
+static void
+session_proxy_input(struct session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	size_t n = evbuffer_get_length(in);
+	struct proxy_proto_result r;
+	enum proxy_proto_status st;
+	char proxy[sizeof(s->proxy_addr)];
+
+	if (n == 0)
+		return;
+	if (n > PROXY_PROTO_MAX)
+		n = PROXY_PROTO_MAX;
+	st = proxy_proto_parse((enum proxy_proto_mode)s->lcfg->proxy_protocol,
+	                       evbuffer_pullup(in, (ssize_t)n), n, &r);
+	if (st == PROXY_PROTO_NEED_MORE)
+		return;
+	if (st == PROXY_PROTO_INVALID) {
+		log_info(s->sid, "bad PROXY protocol header from [%s] on %s: %s", s->addr,
+		         s->listener, r.reason);
+		session_drop(s);
+		return;
+	}
+	evbuffer_drain(in, r.len);
+	config_addr_format((const struct sockaddr *)&s->peer, proxy, sizeof(proxy));
+	if (r.family != AF_UNSPEC) {
+		strlcpy_s(s->proxy_addr, proxy, sizeof(s->proxy_addr));
+		session_set_peer(s, (const struct sockaddr *)&r.src, r.family == AF_INET ?
+		                 sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
+	}
+	log_debug(s->sid, "PROXY v%d %s from %s: client [%s]:%u", r.version,
+	          r.command == PROXY_CMD_LOCAL ? "LOCAL" : r.family == AF_UNSPEC ? "UNKNOWN" : "PROXY",
+	          proxy, s->addr, s->port);
+	if (conn_limits_enter_ip(s->w->srv, (const struct sockaddr *)&s->peer) < 0) {
+		log_warning(s->sid, "refused connection from [%s] via %s on %s: "
+		            "max_connections_per_ip reached", s->addr, proxy, s->listener);
+		session_close(s, "421 4.7.0 %s Error: too many connections from %s",
+		              s->cfg->hostname, s->addr);
+		return;
+	}
+	s->limit_ip = 1;
+	session_set_state(s, S_GREETING);
+	session_begin(s);
+}
+
+void
+session_new(struct worker *w, int fd, const struct sockaddr *sa, socklen_t salen,
+            const struct config_listener *l)
+{
+	struct session *s = xcalloc(1, sizeof(*s));
+
+	s->w = w;
+	s->cfg = w->srv->cfg;
+	s->num = worker_session_id(w, s->sid, sizeof(s->sid));
+	s->lcfg = l;
+	s->listener = l->name;
+	s->start_ms = now_ms();
+	session_set_peer(s, sa, salen);
+	strlcpy_s(s->name, "unknown", sizeof(s->name));
 
 	s->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	s->timer = evtimer_new(w->base, session_timer_cb, s);
@@ -324,20 +412,15 @@ session_new(struct worker *w, int fd, const struct sockaddr *sa, socklen_t salen
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	worker_session_add(w, s);
 	chain_session_begin(s);
-	s->state = S_GREETING;
 	s->last_read_ms = s->start_ms;
-	/* A greeting deadline too: DNS and connect filters are bounded by it. */
-	timer_arm(s, s->cfg->timeout_command);
-
-	strlcpy_s(s->name, "unknown", sizeof(s->name));
-	if (w->dns != NULL) {
-		s->dns_pending = 1;
-		struct dns_query *q = dns_client_name(w->dns, sa, session_dns_cb, s);
-		if (s->dns_pending)
-			s->dnsq = q;
-	} else {
-		session_dns_cb(s, DNS_STATUS_NONE, NULL);
+	if (l->proxy_protocol != PROXY_PROTO_NO) {
+		s->state = S_PROXY;
+		timer_arm(s, l->proxy_timeout);
+		return;
 	}
+	s->state = S_GREETING;
+	s->limit_ip = 1;
+	session_begin(s);
 }
 
 static void
@@ -356,7 +439,7 @@ session_free(struct session *s)
 	evbuffer_free(s->outq);
 	bufferevent_free(s->bev);
 	worker_session_remove(s->w, s);
-	conn_limits_leave(s->w->srv, (const struct sockaddr *)&s->peer);
+	conn_limits_leave(s->w->srv, s->limit_ip ? (const struct sockaddr *)&s->peer : NULL);
 	free(s);
 }
 
@@ -364,7 +447,7 @@ void
 session_shutdown(struct session *s)
 {
 	s->shutdown = 1;
-	if (s->state == S_GREETING || (s->state == S_COMMAND && s->tx == NULL))
+	if (s->state == S_PROXY || s->state == S_GREETING || (s->state == S_COMMAND && s->tx == NULL))
 		session_close(s, "421 4.3.2 %s Service shutting down", s->cfg->hostname);
 }
 
@@ -412,6 +495,11 @@ session_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	switch (s->state) {
+	case S_PROXY:
+		log_info(s->sid, "no complete PROXY protocol header from [%s] on %s within %u ms",
+		         s->addr, s->listener, s->lcfg->proxy_timeout);
+		session_drop(s);
+		break;
 	case S_GREETING:
 		if (s->dns_pending) {
 			/* DNS took the whole greeting deadline: go on without a name. */
@@ -456,7 +544,9 @@ session_read_cb(struct bufferevent *bev, void *arg)
 
 	(void)bev;
 	s->last_read_ms = now_ms();
-	if (s->state == S_COMMAND)
+	if (s->state == S_PROXY)
+		session_proxy_input(s);
+	else if (s->state == S_COMMAND)
 		session_process(s);
 	else if (s->state == S_DATA || s->state == S_BDAT)
 		session_content_input(s);

@@ -21,6 +21,7 @@ struct spool;
 struct worker;
 
 enum session_state {
+	S_PROXY,                  /* reading the PROXY protocol header (proxy_protocol listeners) */
 	S_GREETING,               /* before the banner: DNS, connect filters, greet pause */
 	S_COMMAND,                /* reading command lines */
 	S_BUSY,                   /* waiting for a filter or the backend; input waits */
@@ -59,6 +60,13 @@ struct session {
 	unsigned port;
 	int ipv6;
 	const char *listener;     /* listener name, for logs */
+	/* The client is peer/addr/port: the accepted socket's address, or the source
+	 * a trusted proxy's PROXY header named. proxy_addr is then that proxy
+	 * ("ip:port"; "" when none), limit_ip tells that peer counts against
+	 * max_connections_per_ip. */
+	const struct config_listener *lcfg;
+	char proxy_addr[72];
+	int limit_ip;
 
 	char name[256];           /* verified client name, "unknown" when none */
 	enum dns_status name_status;
@@ -116,9 +124,13 @@ struct session {
 	struct smtp_path path;
 };
 
-/* Take over an accepted socket; starts DNS, connect filters, then the greeting. */
+/* Take over an accepted socket on listener l; reads the PROXY header when l
+ * wants one, then starts DNS, connect filters, then the greeting. The caller
+ * counted the connection in the limits: per IP for sa, or, on a PROXY listener,
+ * only in the total (the session counts the real client itself). */
+struct config_listener;
 void session_new(struct worker *w, int fd, const struct sockaddr *sa, socklen_t salen,
-                 const char *listener);
+                 const struct config_listener *l);
 
 /* SIGTERM: close now when idle, else after the current transaction. */
 void session_shutdown(struct session *s);

@@ -285,6 +285,41 @@ static const struct error_case {
 	  "t.conf:3: duplicate section [listener a] (first on line 1)" },
 	{ "[listener a]\naddress = localhost:25\n", 1, "t.conf:2: bad value 'localhost:25' for address" },
 	{ "[listener a]\naddress = 1.2.3.4\n", 1, "t.conf:2: bad value '1.2.3.4' for address" },
+	/* [listener NAME] proxy_protocol, trusted, proxy_timeout */
+	{ "[listener a]\naddress = 1.2.3.4:25\nproxy_protocol = v1\n", 1,
+	  "t.conf:3: [listener a] has proxy_protocol = v1 but no trusted addresses" },
+	{ "[listener a]\nproxy_protocol = any\naddress = 1.2.3.4:25\n[listener b]\n"
+	  "address = 1.2.3.4:26\nproxy_protocol = no\n", 1,
+	  "t.conf:2: [listener a] has proxy_protocol = any but no trusted" },
+	{ "[listener a]\naddress = 1.2.3.4:25\nproxy_protocol = yes\ntrusted = ::1\n", 1,
+	  "t.conf:3: bad value 'yes' for proxy_protocol: want no, v1, v2 or any" },
+	{ "[listener a]\naddress = 1.2.3.4:25\nproxy_protocol = V1\ntrusted = ::1\n", 1,
+	  "bad value 'V1' for proxy_protocol" },
+	{ "[listener a]\naddress = 1.2.3.4:25\nproxy_protocol = v1\nproxy_protocol = v2\n"
+	  "trusted = ::1\n", 1, "t.conf:4: duplicate key 'proxy_protocol' (first set on line 3)" },
+	{ "[listener a]\naddress = 1.2.3.4:25\ntrusted = ::1\ntrusted = 10.0.0.0/8\n", 1,
+	  "t.conf:4: duplicate key 'trusted' (first set on line 3)" },
+	{ "[listener a]\naddress = 1.2.3.4:25\nproxy_protocol = v1\ntrusted =\n", 1,
+	  "t.conf:4: empty value for trusted" },
+	{ "[listener a]\naddress = 1.2.3.4:25\nproxy_protocol = v1\ntrusted = , ,\n", 1,
+	  "t.conf:4: empty value for trusted" },
+	{ "[listener a]\naddress = 1.2.3.4:25\ntrusted = 10.0.0.0/33\n", 1,
+	  "t.conf:3: bad value '10.0.0.0/33' for trusted: prefix length must be a number from 0 to 32" },
+	{ "[listener a]\naddress = 1.2.3.4:25\ntrusted = 2001:db8::/129\n", 1,
+	  "from 0 to 128" },
+	{ "[listener a]\naddress = 1.2.3.4:25\ntrusted = 10.0.0.0/08\n", 1, "prefix length" },
+	{ "[listener a]\naddress = 1.2.3.4:25\ntrusted = 10.0.0.0/\n", 1, "prefix length" },
+	{ "[listener a]\naddress = 1.2.3.4:25\ntrusted = 10.0.0.1/8\n", 1,
+	  "bad value '10.0.0.1/8' for trusted: address has bits set past the prefix length" },
+	{ "[listener a]\naddress = 1.2.3.4:25\ntrusted = 10.1/16\n", 1,
+	  "bad value '10.1/16' for trusted: not a numeric IPv4 address" },
+	{ "[listener a]\naddress = 1.2.3.4:25\ntrusted = 127.0.0.1, lb.example\n", 1,
+	  "bad value 'lb.example' for trusted: not a numeric IPv4" },
+	{ "[listener a]\naddress = 1.2.3.4:25\ntrusted = [::1]\n", 1,
+	  "bad value '[::1]' for trusted: not a numeric IPv6 address" },
+	{ "[listener a]\naddress = 1.2.3.4:25\nproxy_timeout = 0\n", 1,
+	  "t.conf:3: bad value '0' for proxy_timeout: want a duration above 0" },
+	{ "[sluice]\nproxy_protocol = v1\n", 1, "t.conf:2: unknown key 'proxy_protocol' in [sluice]" },
 	/* listen */
 	{ "[sluice]\nlisten =\n", 1, "t.conf:2: empty value for listen" },
 	{ "[sluice]\nlisten = 1.2.3.4\n", 1, "missing ':PORT'; want ADDR:PORT" },
@@ -485,6 +520,84 @@ START_TEST(test_listen_order)
 		              (unsigned)l->addr.len);
 	}
 	ck_assert_msg(cfg->nbackends == 1, "got %zu backends, want the default 1", cfg->nbackends);
+	config_free(&cfg);
+	free(msgs);
+}
+END_TEST
+
+/* proxy_protocol, trusted and proxy_timeout: values and defaults (a `listen`
+ * line gets the defaults), and what the trusted blocks match. */
+START_TEST(test_listener_proxy)
+{
+	static const char text[] =
+		"[sluice]\n"
+		"listen = 127.0.0.1:2525\n"
+		"[listener haproxy]\n"
+		"address = [::]:25\n"
+		"proxy_protocol = v2\n"
+		"trusted = 127.0.0.1, 10.0.0.0/8 2001:db8::/32,192.0.2.128/25\n"
+		"proxy_timeout = 2s\n"
+		"[listener a]\n"
+		"address = 127.0.0.1:26\n"
+		"proxy_protocol = v1\n"
+		"trusted = 0.0.0.0/0\n"
+		"[listener b]\n"
+		"address = 127.0.0.1:27\n"
+		"trusted = ::/0\n"
+		"proxy_protocol = any\n"
+		"[listener c]\n"
+		"address = 127.0.0.1:28\n"
+		"proxy_protocol = no\n";
+	static const struct { const char *addr; int want; } match[] = {
+		{ "127.0.0.1", 1 }, { "127.0.0.2", 0 }, { "10.255.0.1", 1 }, { "11.0.0.1", 0 },
+		{ "2001:db8:1::7", 1 }, { "2001:db9::7", 0 }, { "::ffff:10.1.2.3", 1 },
+		{ "::ffff:127.0.0.1", 1 }, { "::1", 0 }, { "192.0.2.128", 1 }, { "192.0.2.255", 1 },
+		{ "192.0.2.127", 0 },
+	};
+	struct config *cfg;
+	char *msgs;
+	int n = load_text(text, &cfg, &msgs);
+
+	ck_assert_msg(n == 0, "got %d errors (%s), want 0", n, msgs);
+	ck_assert_uint_eq(cfg->nlisteners, 5);
+	ck_assert_int_eq(cfg->listeners[0].proxy_protocol, 0);
+	ck_assert_uint_eq(cfg->listeners[0].ntrusted, 0);
+	ck_assert_uint_eq(cfg->listeners[0].proxy_timeout, 5000);
+	ck_assert_int_eq(cfg->listeners[1].proxy_protocol, 2);
+	ck_assert_uint_eq(cfg->listeners[1].ntrusted, 4);
+	ck_assert_uint_eq(cfg->listeners[1].proxy_timeout, 2000);
+	ck_assert_int_eq(cfg->listeners[2].proxy_protocol, 1);
+	ck_assert_int_eq(cfg->listeners[3].proxy_protocol, 3);
+	ck_assert_int_eq(cfg->listeners[4].proxy_protocol, 0);
+	for (size_t i = 0; i < ARRAY_LEN(match); i++) {
+		struct sockaddr_storage ss;
+		int got;
+
+		memset(&ss, 0, sizeof(ss));
+		if (strchr(match[i].addr, ':') != NULL) {
+			ss.ss_family = AF_INET6;
+			inet_pton(AF_INET6, match[i].addr, &((struct sockaddr_in6 *)&ss)->sin6_addr);
+		} else {
+			ss.ss_family = AF_INET;
+			inet_pton(AF_INET, match[i].addr, &((struct sockaddr_in *)&ss)->sin_addr);
+		}
+		got = config_cidr_match(cfg->listeners[1].trusted, cfg->listeners[1].ntrusted,
+		                        (struct sockaddr *)&ss);
+		ck_assert_msg(got == match[i].want, "trusted match %s: got %d, want %d",
+		              match[i].addr, got, match[i].want);
+	}
+	/* 0.0.0.0/0 is every IPv4 client (mapped too), no IPv6 one; ::/0 is all. */
+	{
+		struct sockaddr_in6 in6 = { .sin6_family = AF_INET6 };
+		struct sockaddr_in in4 = { .sin_family = AF_INET };
+
+		inet_pton(AF_INET6, "2001:db8::1", &in6.sin6_addr);
+		inet_pton(AF_INET, "198.51.100.1", &in4.sin_addr);
+		ck_assert(config_cidr_match(cfg->listeners[2].trusted, 1, (struct sockaddr *)&in4));
+		ck_assert(!config_cidr_match(cfg->listeners[2].trusted, 1, (struct sockaddr *)&in6));
+		ck_assert(config_cidr_match(cfg->listeners[3].trusted, 1, (struct sockaddr *)&in4));
+		ck_assert(config_cidr_match(cfg->listeners[3].trusted, 1, (struct sockaddr *)&in6));
+	}
 	config_free(&cfg);
 	free(msgs);
 }
@@ -959,6 +1072,7 @@ config_suite(void)
 	tcase_add_loop_test(tc, test_errors, 0, (int)ARRAY_LEN(error_cases));
 	tcase_add_test(tc, test_listen_order);
 	tcase_add_test(tc, test_backend_order);
+	tcase_add_test(tc, test_listener_proxy);
 	tcase_add_test(tc, test_bom_and_blank);
 	tcase_add_loop_test(tc, test_dns, 0, (int)ARRAY_LEN(dns_cases));
 	tcase_add_test(tc, test_dns_order_local_data);
