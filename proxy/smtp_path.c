@@ -217,16 +217,23 @@ address_literal_valid(const char *s, size_t len)
 }
 
 /* Offset of the '>' that closes the path starting at s[0] == '<', or len when
- * there is none. '>' and '\' inside a quoted local part do not count. */
+ * there is none. '>' and '\' inside a quoted local part do not count. Inside an
+ * address literal ("[" to "]") a '"' is plain dcontent (RFC 5321 4.1.3): it must
+ * not open a quote that hides the closing '>' (fuzz_smtp_path found
+ * "<_@[v:1:<\"x>\"@]>" accepted whole, where a backend ends the path earlier). */
 static size_t
 path_end(const char *s, size_t len)
 {
-	int quoted = 0;
+	int quoted = 0, literal = 0;
 
 	for (size_t i = 1; i < len; i++) {
 		if (quoted && s[i] == '\\' && i + 1 < len)
 			i++;
-		else if (s[i] == '"')
+		else if (literal && s[i] == ']')
+			literal = 0;
+		else if (!quoted && !literal && s[i] == '[')
+			literal = 1;
+		else if (s[i] == '"' && !literal)
 			quoted = !quoted;
 		else if (!quoted && s[i] == '>')
 			return i;

@@ -238,6 +238,11 @@ START_TEST(test_path_addresses)
 		  "a@[IPv6:::ffff:192.0.2.1]", 0, 0 },
 		{ SMTP_PATH_RCPT, "TO:<a@[x-tag:some.thing]>", 0, SMTP_OK,
 		  "a@[x-tag:some.thing]", 0, 0 },
+		/* Found by fuzz_smtp_path: inside a literal '"' is no quote and '>' does
+		 * not end the path, so none of these may parse as a shorter path with the
+		 * rest taken as parameters. Spaces are not dcontent (RFC 5321 4.1.3). */
+		{ SMTP_PATH_RCPT, "TO:<a@[x:\"> NOTIFY=NEVER \"]>", 0, SMTP_ERR_BAD_ADDRESS, NULL, 0, 0 },
+		{ SMTP_PATH_RCPT, "TO:<_@[v::::1):<\"x|p>\"@]>", 0, SMTP_ERR_BAD_ADDRESS, NULL, 0, 0 },
 		{ SMTP_PATH_RCPT, "TO:<a@[192.0.2.256]>", 0, SMTP_ERR_BAD_ADDRESS, NULL, 0, 0 },
 		{ SMTP_PATH_RCPT, "TO:<a@[192.0.2]>", 0, SMTP_ERR_BAD_ADDRESS, NULL, 0, 0 },
 		{ SMTP_PATH_RCPT, "TO:<a@[192.0.2.1.5]>", 0, SMTP_ERR_BAD_ADDRESS, NULL, 0, 0 },
