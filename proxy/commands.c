@@ -16,12 +16,14 @@
 #include "relay.h"
 #include "session.h"
 #include "smtp_path.h"
+#include "tls.h"
 #include "util.h"
 #include "worker.h"
 
 enum command_flag {
 	CMD_NEEDS_HELO = 1 << 0,     /* 503 before HELO/EHLO */
 	CMD_COUNTS_ERROR = 1 << 1,   /* the reply is a client error */
+	CMD_NEEDS_TLS = 1 << 2,      /* 530 before STARTTLS on a tls = required listener */
 };
 
 struct command {
@@ -141,6 +143,10 @@ cmd_helo_done(struct session *s, const struct chain_result *res)
 		session_reply(s, "250-SMTPUTF8");
 	if (s->offered & SMTP_CAP_DSN)
 		session_reply(s, "250-DSN");
+	if (tls_session_offer(s)) {
+		s->offered |= SMTP_CAP_STARTTLS;
+		session_reply(s, "250-STARTTLS");
+	}
 	session_reply(s, "250-ENHANCEDSTATUSCODES");
 	session_reply(s, "250 CHUNKING");
 	session_done(s);
@@ -570,17 +576,17 @@ static const struct command command_table[SMTP_VERB_COUNT] = {
 	[SMTP_VERB_UNKNOWN] = { SMTP_VERB_UNKNOWN, 0, cmd_unknown },
 	[SMTP_VERB_HELO] = { SMTP_VERB_HELO, 0, cmd_helo },
 	[SMTP_VERB_EHLO] = { SMTP_VERB_EHLO, 0, cmd_helo },
-	[SMTP_VERB_MAIL] = { SMTP_VERB_MAIL, CMD_NEEDS_HELO, cmd_mail },
-	[SMTP_VERB_RCPT] = { SMTP_VERB_RCPT, CMD_NEEDS_HELO, cmd_rcpt },
-	[SMTP_VERB_DATA] = { SMTP_VERB_DATA, CMD_NEEDS_HELO, cmd_data },
-	[SMTP_VERB_BDAT] = { SMTP_VERB_BDAT, CMD_NEEDS_HELO, cmd_bdat },
+	[SMTP_VERB_MAIL] = { SMTP_VERB_MAIL, CMD_NEEDS_HELO | CMD_NEEDS_TLS, cmd_mail },
+	[SMTP_VERB_RCPT] = { SMTP_VERB_RCPT, CMD_NEEDS_HELO | CMD_NEEDS_TLS, cmd_rcpt },
+	[SMTP_VERB_DATA] = { SMTP_VERB_DATA, CMD_NEEDS_HELO | CMD_NEEDS_TLS, cmd_data },
+	[SMTP_VERB_BDAT] = { SMTP_VERB_BDAT, CMD_NEEDS_HELO | CMD_NEEDS_TLS, cmd_bdat },
 	[SMTP_VERB_RSET] = { SMTP_VERB_RSET, 0, cmd_rset },
 	[SMTP_VERB_NOOP] = { SMTP_VERB_NOOP, 0, cmd_noop },
 	[SMTP_VERB_QUIT] = { SMTP_VERB_QUIT, 0, cmd_quit },
 	[SMTP_VERB_VRFY] = { SMTP_VERB_VRFY, 0, cmd_vrfy },
 	[SMTP_VERB_EXPN] = { SMTP_VERB_EXPN, 0, cmd_not_implemented },
 	[SMTP_VERB_HELP] = { SMTP_VERB_HELP, 0, cmd_help },
-	[SMTP_VERB_STARTTLS] = { SMTP_VERB_STARTTLS, 0, cmd_not_implemented },
+	[SMTP_VERB_STARTTLS] = { SMTP_VERB_STARTTLS, 0, tls_session_starttls },
 	[SMTP_VERB_AUTH] = { SMTP_VERB_AUTH, 0, cmd_auth },
 	[SMTP_VERB_XCLIENT] = { SMTP_VERB_XCLIENT, 0, cmd_identity },
 	[SMTP_VERB_XFORWARD] = { SMTP_VERB_XFORWARD, 0, cmd_identity },
@@ -610,6 +616,10 @@ commands_dispatch(struct session *s)
 	}
 	if ((c->flags & CMD_NEEDS_HELO) && !s->helo_seen) {
 		session_error(s, "503 5.5.1 Error: send HELO/EHLO first");
+		return;
+	}
+	if ((c->flags & CMD_NEEDS_TLS) && tls_session_required(s)) {
+		session_error(s, "530 5.7.0 Must issue a STARTTLS command first");
 		return;
 	}
 	c->handle(s);

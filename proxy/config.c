@@ -15,6 +15,7 @@
 #include "config_filter.h"
 #include "config_keys.h"
 #include "log.h"
+#include "tls.h"
 #include "util.h"
 
 /* Longer lines are reported, never split: inih would parse the rest as a new line. */
@@ -33,20 +34,31 @@ enum section_kind { SEC_NONE, SEC_SLUICE, SEC_LISTENER, SEC_FILTER, SEC_BAD };
 struct listener_lines {
 	int decl;                        /* `listen =` line or [listener] header */
 	int addr;                        /* line of its address; 0 = none yet */
-	int key[3];                      /* lines of listener_keys[]; 0 = not given */
+	int key[8];                      /* lines of listener_keys[]; 0 = not given */
 };
 
 static const char *const proxy_protocol_words[] = { "no", "v1", "v2", "any", NULL };
+static const char *const role_words[] = { "mx", "submission", NULL };
+static const char *const tls_words[] = { "none", "optional", "required", "implicit", NULL };
+static const char *const tls_version_words[] = { "TLSv1.2", "TLSv1.3", NULL };
 
-/* The [listener NAME] keys besides address; `trusted` is a list, set here. */
+/* The [listener NAME] keys besides address; `trusted` is a list and tls_ciphers a
+ * string, set here; tls_cert and tls_key repeat (listener_tls_file). */
 #define F(field) offsetof(struct config_listener, field)
-static const struct config_key listener_keys[3] = {
+static const struct config_key listener_keys[] = {
 	{ "proxy_protocol", KT_ENUM, F(proxy_protocol), 0, proxy_protocol_words, NULL },
 	{ "proxy_timeout", KT_DURATION, F(proxy_timeout), 1, NULL, NULL },
 	{ "trusted", KT_PATH, 0, 0, NULL, NULL },
+	{ "role", KT_ENUM, F(role), 0, role_words, NULL },
+	{ "tls", KT_ENUM, F(tls_mode), 0, tls_words, NULL },
+	{ "tls_min_version", KT_ENUM, F(tls_min_version), 0, tls_version_words, NULL },
+	{ "tls_ciphers", KT_PATH, 0, 0, NULL, NULL },
 };
 #undef F
-enum { LK_PROXY_PROTOCOL, LK_PROXY_TIMEOUT, LK_TRUSTED };
+enum { LK_PROXY_PROTOCOL, LK_PROXY_TIMEOUT, LK_TRUSTED, LK_ROLE, LK_TLS, LK_TLS_MIN_VERSION,
+       LK_TLS_CIPHERS, LK_COUNT };
+_Static_assert(LK_COUNT == sizeof(listener_keys) / sizeof(listener_keys[0]), "listener_keys");
+_Static_assert(LK_COUNT <= sizeof(((struct listener_lines *)0)->key) / sizeof(int), "key[]");
 
 /* One load in progress. inih calls the handler for line N after our reader returned
  * line N and before it asks for line N+1, so `lineno` is the handler's line. */
@@ -274,10 +286,41 @@ listener_trusted(struct load *ld, struct config_listener *l, const char *value)
 	return 0;
 }
 
+/* tls_cert and tls_key repeat, one pair per certificate: each fills the last pair
+ * still missing it, else starts a new pair. load_finish checks the pairs are whole. */
+static int
+listener_tls_file(struct load *ld, struct config_listener *l, const char *name,
+                  const char *value)
+{
+	int cert = strcmp(name, "tls_cert") == 0;
+	struct config_tls_pair *p = l->ntls_pairs ? &l->tls_pairs[l->ntls_pairs - 1] : NULL;
+
+	if (*value == '\0') {
+		load_error(ld, ld->lineno, "empty value for %s", name);
+		return -1;
+	}
+	if (p == NULL || (cert ? p->cert : p->key) != NULL) {
+		l->tls_pairs = xrealloc(l->tls_pairs, (l->ntls_pairs + 1) * sizeof(*l->tls_pairs));
+		p = &l->tls_pairs[l->ntls_pairs++];
+		memset(p, 0, sizeof(*p));
+	}
+	if (cert) {
+		p->cert = xstrdup(value);
+		p->cert_line = (unsigned)ld->lineno;
+	} else {
+		p->key = xstrdup(value);
+		p->key_line = (unsigned)ld->lineno;
+	}
+	return 0;
+}
+
 static int
 listener_key(struct load *ld, const char *name, const char *value)
 {
 	size_t i = ld->sec_listener;
+
+	if (strcmp(name, "tls_cert") == 0 || strcmp(name, "tls_key") == 0)
+		return listener_tls_file(ld, &ld->cfg->listeners[i], name, value);
 
 	for (size_t k = 0; k < ARRAY_LEN(listener_keys); k++) {
 		char err[CONFIG_MAX_LINE + 512];
@@ -296,6 +339,10 @@ listener_key(struct load *ld, const char *name, const char *value)
 		}
 		if (k == LK_TRUSTED)
 			return listener_trusted(ld, &ld->cfg->listeners[i], value);
+		if (k == LK_TLS_CIPHERS) {
+			ld->cfg->listeners[i].tls_ciphers = xstrdup(value);
+			return 0;
+		}
 		if (config_value_set(&ld->cfg->listeners[i], &listener_keys[k], value, err,
 		                     sizeof(err)) < 0) {
 			load_error(ld, ld->lineno, "%s", err);
@@ -564,6 +611,47 @@ config_new_defaults(const char *path)
 	return cfg;
 }
 
+/* A listener's TLS keys: whole pairs, only with tls on; then the contexts, so that
+ * `sluiced -t` reports an unreadable file or a key that does not match. */
+static void
+listener_tls_check(struct load *ld, size_t i)
+{
+	struct config_listener *l = &ld->cfg->listeners[i];
+	const int *line = ld->llines[i].key;
+	int bad = 0;
+	char err[CONFIG_MAX_LINE + 512];
+	unsigned eline = 0;
+
+	for (size_t j = 0; j < l->ntls_pairs; j++) {
+		const struct config_tls_pair *p = &l->tls_pairs[j];
+		if (p->cert == NULL || p->key == NULL) {
+			load_error(ld, (int)(p->cert ? p->cert_line : p->key_line), "[listener %s]: "
+			           "%s without a matching %s; give tls_cert and tls_key in pairs",
+			           l->name, p->cert ? "tls_cert" : "tls_key", p->cert ? "tls_key" : "tls_cert");
+			bad = 1;
+		}
+	}
+	if (l->tls_mode == CONFIG_TLS_NONE) {
+		if (l->ntls_pairs > 0 || line[LK_TLS_CIPHERS] || line[LK_TLS_MIN_VERSION])
+			load_error(ld, l->ntls_pairs ? (int)(l->tls_pairs[0].cert_line ?
+			           l->tls_pairs[0].cert_line : l->tls_pairs[0].key_line) :
+			           line[LK_TLS_CIPHERS] ? line[LK_TLS_CIPHERS] : line[LK_TLS_MIN_VERSION],
+			           "[listener %s] has TLS settings but tls = none; set tls = optional, "
+			           "required or implicit", l->name);
+		return;
+	}
+	if (l->ntls_pairs == 0) {
+		load_error(ld, line[LK_TLS], "[listener %s] has tls = %s but no certificate; add "
+		           "tls_cert = FILE and tls_key = FILE", l->name, tls_words[l->tls_mode]);
+		return;
+	}
+	if (bad)
+		return;
+	l->tls = tls_server_new(l, (unsigned)line[LK_TLS_CIPHERS], err, sizeof(err), &eline);
+	if (l->tls == NULL)
+		load_error(ld, (int)eline, "%s", err);
+}
+
 /* Checks across lines, then the defaults that depend on what was given. */
 static void
 load_finish(struct load *ld)
@@ -595,6 +683,7 @@ load_finish(struct load *ld)
 			           "the load balancers allowed to send PROXY headers",
 			           cfg->listeners[i].name,
 			           proxy_protocol_words[cfg->listeners[i].proxy_protocol]);
+		listener_tls_check(ld, i);
 	}
 	for (size_t i = 0; i < cfg->nfilters; i++) {
 		char msg[CONFIG_MAX_LINE + 512];
@@ -715,6 +804,13 @@ config_free(struct config **cfgp)
 	for (size_t i = 0; i < cfg->nlisteners; i++) {
 		free(cfg->listeners[i].name);
 		free(cfg->listeners[i].trusted);
+		for (size_t j = 0; j < cfg->listeners[i].ntls_pairs; j++) {
+			free(cfg->listeners[i].tls_pairs[j].cert);
+			free(cfg->listeners[i].tls_pairs[j].key);
+		}
+		free(cfg->listeners[i].tls_pairs);
+		free(cfg->listeners[i].tls_ciphers);
+		tls_server_free(&cfg->listeners[i].tls);
 	}
 	free(cfg->listeners);
 	for (size_t i = 0; i < cfg->nbackends; i++) {

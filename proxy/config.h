@@ -9,6 +9,8 @@
 
 #include "config_addr.h"      /* struct config_addr, config_parse_addr, config_addr_format */
 
+struct tls_server;
+
 struct config_listener {
 	char *name;               /* section name, or "listen:N" for a `listen =` line */
 	struct config_addr addr;
@@ -16,6 +18,30 @@ struct config_listener {
 	unsigned proxy_timeout;   /* for the whole PROXY header; default 5 s */
 	struct config_cidr *trusted;   /* who may send PROXY headers; default none */
 	size_t ntrusted;
+	int role;                 /* enum config_role; default mx. Stored only: submission
+	                           * semantics come with AUTH */
+	int tls_mode;             /* enum config_tls (`tls`); default none */
+	struct config_tls_pair *tls_pairs;  /* tls_cert/tls_key pairs in file order; the
+	                           * first is the default certificate */
+	size_t ntls_pairs;
+	int tls_min_version;      /* enum config_tls_version; default TLSv1.2 */
+	char *tls_ciphers;        /* OpenSSL cipher list for TLS <= 1.2; NULL = OpenSSL's */
+	struct tls_server *tls;   /* contexts built at load (tls.h); NULL when tls = none */
+};
+
+enum config_role { CONFIG_ROLE_MX = 0, CONFIG_ROLE_SUBMISSION };
+enum config_tls {
+	CONFIG_TLS_NONE = 0,
+	CONFIG_TLS_OPTIONAL,      /* STARTTLS offered */
+	CONFIG_TLS_REQUIRED,      /* offered, and MAIL is refused before it */
+	CONFIG_TLS_IMPLICIT,      /* TLS from the first octet (port 465, RFC 8314) */
+};
+enum config_tls_version { CONFIG_TLS_V1_2 = 0, CONFIG_TLS_V1_3 };
+
+struct config_tls_pair {
+	char *cert;               /* PEM chain file, as written */
+	char *key;                /* PEM private key file */
+	unsigned cert_line, key_line;
 };
 
 struct config_backend {

@@ -18,6 +18,7 @@
 #include "relay.h"
 #include "session.h"
 #include "spool.h"
+#include "tls.h"
 #include "util.h"
 
 #define CONTENT_BODY_CHUNK (64 * 1024)
@@ -97,9 +98,11 @@ content_received(struct session *s, char *buf, size_t size)
 
 	localtime_r(&t, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
-	n = xsnprintf(buf, size, "Received: from %s (%s [%s%s])\r\n\tby %s (sluice) with %s id %s",
-	              s->helo, s->name, s->ipv6 ? "IPv6:" : "", s->addr, s->cfg->hostname,
-	              s->esmtp ? "ESMTP" : "SMTP", s->tx->id);
+	/* With TLS, Postfix's comment after the from clause and RFC 3848's ESMTPS. */
+	n = xsnprintf(buf, size, "Received: from %s (%s [%s%s])\r\n\t%s%sby %s (sluice) with %s id %s",
+	              s->helo, s->name, s->ipv6 ? "IPv6:" : "", s->addr, tls_session_comment(s),
+	              *tls_session_comment(s) ? "\r\n\t" : "", s->cfg->hostname,
+	              tls_session_proto(s), s->tx->id);
 	if (s->tx->nrcpts == 1)
 		n += xsnprintf(buf + n, size - n, "\r\n\tfor <%s>; %s\r\n", s->tx->rcpts[0], date);
 	else

@@ -24,6 +24,7 @@
 #include "relay.h"
 #include "session.h"
 #include "spool.h"
+#include "tls.h"
 #include "util.h"
 #include "worker.h"
 
@@ -31,7 +32,7 @@
 #define SESSION_CLOSE_TIMEOUT_MS 10000    /* flushing the last reply */
 
 static const char *const state_names[S_STATE_COUNT] = {
-	"proxy", "greeting", "command", "busy", "data", "bdat", "closing",
+	"proxy", "tls", "greeting", "command", "busy", "data", "bdat", "closing",
 };
 
 static void session_read_cb(struct bufferevent *bev, void *arg);
@@ -66,15 +67,16 @@ timer_arm(struct session *s, unsigned ms)
  * path costs two epoll_ctl per reply (measured with strace: about a third of the
  * syscalls per message). Replies made while a pipelined group is being handled
  * go out together at the end of it. What the socket does not take is handed to
- * the bufferevent, which keeps the order. */
-static void
+ * the bufferevent, which keeps the order. With TLS every octet goes through the
+ * filter. */
+void
 session_flush(struct session *s)
 {
 	struct evbuffer *out = bufferevent_get_output(s->bev);
 
 	if (evbuffer_get_length(s->outq) == 0)
 		return;
-	if (evbuffer_get_length(out) == 0)
+	if (evbuffer_get_length(out) == 0 && s->tls == TLS_OFF)
 		(void)evbuffer_write(s->outq, bufferevent_getfd(s->bev));
 	if (evbuffer_get_length(s->outq) > 0)
 		bufferevent_write_buffer(s->bev, s->outq);
@@ -129,6 +131,7 @@ session_drop(struct session *s)
 		return;
 	session_flush(s);
 	session_set_state(s, S_CLOSING);
+	s->close_ms = now_ms();
 	bufferevent_disable(s->bev, EV_READ);
 	evtimer_del(s->timer);
 	/* The write callback frees the session once the output is flushed; when it
@@ -283,6 +286,14 @@ session_connect_done(struct session *s, const struct chain_result *res)
 	session_greet(s);
 }
 
+/* Implicit TLS: the session starts once the handshake is done. */
+static void
+session_tls_start(struct session *s)
+{
+	if (tls_session_wrap(s) == 0)
+		timer_arm(s, s->cfg->timeout_command);
+}
+
 static void
 session_dns_cb(void *arg, enum dns_status status, const char *name)
 {
@@ -384,7 +395,10 @@ session_proxy_input(struct session *s)
 	}
 	s->limit_ip = 1;
 	session_set_state(s, S_GREETING);
-	session_begin(s);
+	if (s->lcfg->tls_mode == CONFIG_TLS_IMPLICIT)
+		session_tls_start(s);
+	else
+		session_begin(s);
 }
 
 void
@@ -407,9 +421,7 @@ session_new(struct worker *w, int fd, const struct sockaddr *sa, socklen_t salen
 	s->outq = evbuffer_new();
 	if (s->bev == NULL || s->timer == NULL || s->outq == NULL)
 		abort();
-	bufferevent_setcb(s->bev, session_read_cb, session_write_cb, session_event_cb, s);
-	bufferevent_setwatermark(s->bev, EV_READ, 0, SESSION_INPUT_HIGH);
-	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	session_bev_setup(s);
 	worker_session_add(w, s);
 	chain_session_begin(s);
 	s->last_read_ms = s->start_ms;
@@ -420,7 +432,18 @@ session_new(struct worker *w, int fd, const struct sockaddr *sa, socklen_t salen
 	}
 	s->state = S_GREETING;
 	s->limit_ip = 1;
-	session_begin(s);
+	if (l->tls_mode == CONFIG_TLS_IMPLICIT)
+		session_tls_start(s);
+	else
+		session_begin(s);
+}
+
+void
+session_bev_setup(struct session *s)
+{
+	bufferevent_setcb(s->bev, session_read_cb, session_write_cb, session_event_cb, s);
+	bufferevent_setwatermark(s->bev, EV_READ, 0, SESSION_INPUT_HIGH);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 }
 
 static void
@@ -447,7 +470,10 @@ void
 session_shutdown(struct session *s)
 {
 	s->shutdown = 1;
-	if (s->state == S_PROXY || s->state == S_GREETING || (s->state == S_COMMAND && s->tx == NULL))
+	if (s->state == S_TLS)
+		session_drop(s);
+	else if (s->state == S_PROXY || s->state == S_GREETING ||
+	         (s->state == S_COMMAND && s->tx == NULL))
 		session_close(s, "421 4.3.2 %s Service shutting down", s->cfg->hostname);
 }
 
@@ -465,8 +491,17 @@ session_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct session *s = arg;
 
-	if (s->state == S_CLOSING && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+	if (s->state == S_CLOSING && evbuffer_get_length(bufferevent_get_output(bev)) == 0 &&
+	    tls_session_flushed(s))
 		session_free(s);
+}
+
+void
+session_closing_flushed(struct session *s)
+{
+	/* Called from inside libevent's write path: free from the loop. */
+	if (s->state == S_CLOSING && evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+		timer_arm(s, 0);
 }
 
 static void
@@ -475,6 +510,20 @@ session_event_cb(struct bufferevent *bev, short what, void *arg)
 	struct session *s = arg;
 
 	(void)bev;
+	if (s->tls != TLS_OFF && tls_session_event(s, what) < 0) {
+		session_free(s);
+		return;
+	}
+	if (what & BEV_EVENT_CONNECTED) {
+		/* The TLS handshake is done: greet (implicit TLS) or wait for EHLO. */
+		if (s->lcfg->tls_mode == CONFIG_TLS_IMPLICIT && s->ncommands == 0) {
+			session_set_state(s, S_GREETING);
+			session_begin(s);
+		} else {
+			session_done(s);
+		}
+		return;
+	}
 	if (what & BEV_EVENT_EOF)
 		log_debug(s->sid, "client closed the connection (%s)", state_names[s->state]);
 	else if (what & BEV_EVENT_ERROR)
@@ -527,8 +576,16 @@ session_timer_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		break;
 	}
+	case S_TLS:
+		log_info(s->sid, "TLS handshake timeout with [%s]", s->addr);
+		session_drop(s);
+		break;
 	case S_CLOSING:
-		session_free(s);
+		/* With TLS the socket below may still be sending the last reply. */
+		if (tls_session_flushed(s) || now - s->close_ms >= SESSION_CLOSE_TIMEOUT_MS)
+			session_free(s);
+		else
+			timer_arm(s, (unsigned)(SESSION_CLOSE_TIMEOUT_MS - (now - s->close_ms)));
 		break;
 	default:
 		log_info(s->sid, "timeout in %s from [%s]", state_names[s->state], s->addr);
@@ -568,11 +625,13 @@ session_done(struct session *s)
 static void
 session_process(struct session *s)
 {
-	struct evbuffer *in = bufferevent_get_input(s->bev);
+	struct evbuffer *in;
 
 	s->processing = 1;
 	while (s->state == S_COMMAND) {
 		size_t eol_len = 0;
+
+		in = bufferevent_get_input(s->bev);   /* STARTTLS replaces s->bev */
 		struct evbuffer_ptr p = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF);
 
 		if (p.pos < 0) {

@@ -22,6 +22,7 @@ struct worker;
 
 enum session_state {
 	S_PROXY,                  /* reading the PROXY protocol header (proxy_protocol listeners) */
+	S_TLS,                    /* TLS handshake (implicit TLS, or after STARTTLS's 220) */
 	S_GREETING,               /* before the banner: DNS, connect filters, greet pause */
 	S_COMMAND,                /* reading command lines */
 	S_BUSY,                   /* waiting for a filter or the backend; input waits */
@@ -76,7 +77,7 @@ struct session {
 	enum session_state state;
 	int processing;           /* inside session_process(): completions must not recurse */
 	struct event *timer;
-	uint64_t start_ms, data_start_ms, last_read_ms, data_bytes;
+	uint64_t start_ms, data_start_ms, last_read_ms, data_bytes, close_ms;
 
 	char helo[256];
 	int helo_seen, esmtp, pipelining;
@@ -117,6 +118,11 @@ struct session {
 	uint64_t content_off;     /* next body octet for the body hooks */
 	int content_sync, content_again;   /* see content.c */
 
+	/* TLS (tls.c). */
+	int tls;                  /* enum tls_state */
+	int tls_close_watch;      /* closing: watching the socket's output below TLS */
+	char tls_comment[160];    /* "(using TLSv1.3 with cipher ... bits))" once on */
+
 	/* The command being handled, kept across asynchronous steps. */
 	char line[SMTP_COMMAND_MAX];
 	size_t line_len;
@@ -145,6 +151,12 @@ void session_reply_raw(struct session *s, const char *text, size_t len);
 void session_error(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Reply, then close once the reply is flushed. */
 void session_close(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Write the queued replies now (STARTTLS's 220 before the TLS filter). */
+void session_flush(struct session *s);
+/* s->bev is new (the TLS filter): set its callbacks and watermarks, enable it. */
+void session_bev_setup(struct session *s);
+/* Closing with TLS: the socket's output has drained (tls_session_flushed). */
+void session_closing_flushed(struct session *s);
 /* The current command is finished: read the next one (never recurses). */
 void session_done(struct session *s);
 /* Start reading message content (DATA or BDAT) into the spool. */
