@@ -1,5 +1,5 @@
-/* config.c - loading sluice.conf with inih: lines, sections, listeners, backends, DNS
- * servers, defaults. [filter NAME] sections: config_filter.c. */
+/* config.c - loading sluice.conf with inih: lines, sections, backends, DNS servers,
+ * defaults. Listeners: config_listener.c; [filter NAME] sections: config_filter.c. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -14,8 +14,8 @@
 #include "config.h"
 #include "config_filter.h"
 #include "config_keys.h"
+#include "config_listener.h"
 #include "log.h"
-#include "tls.h"
 #include "util.h"
 
 /* Longer lines are reported, never split: inih would parse the rest as a new line. */
@@ -29,36 +29,6 @@
 #endif
 
 enum section_kind { SEC_NONE, SEC_SLUICE, SEC_LISTENER, SEC_FILTER, SEC_BAD };
-
-/* Lines of each listener, parallel to cfg->listeners (not part of the public struct). */
-struct listener_lines {
-	int decl;                        /* `listen =` line or [listener] header */
-	int addr;                        /* line of its address; 0 = none yet */
-	int key[8];                      /* lines of listener_keys[]; 0 = not given */
-};
-
-static const char *const proxy_protocol_words[] = { "no", "v1", "v2", "any", NULL };
-static const char *const role_words[] = { "mx", "submission", NULL };
-static const char *const tls_words[] = { "none", "optional", "required", "implicit", NULL };
-static const char *const tls_version_words[] = { "TLSv1.2", "TLSv1.3", NULL };
-
-/* The [listener NAME] keys besides address; `trusted` is a list and tls_ciphers a
- * string, set here; tls_cert and tls_key repeat (listener_tls_file). */
-#define F(field) offsetof(struct config_listener, field)
-static const struct config_key listener_keys[] = {
-	{ "proxy_protocol", KT_ENUM, F(proxy_protocol), 0, proxy_protocol_words, NULL },
-	{ "proxy_timeout", KT_DURATION, F(proxy_timeout), 1, NULL, NULL },
-	{ "trusted", KT_PATH, 0, 0, NULL, NULL },
-	{ "role", KT_ENUM, F(role), 0, role_words, NULL },
-	{ "tls", KT_ENUM, F(tls_mode), 0, tls_words, NULL },
-	{ "tls_min_version", KT_ENUM, F(tls_min_version), 0, tls_version_words, NULL },
-	{ "tls_ciphers", KT_PATH, 0, 0, NULL, NULL },
-};
-#undef F
-enum { LK_PROXY_PROTOCOL, LK_PROXY_TIMEOUT, LK_TRUSTED, LK_ROLE, LK_TLS, LK_TLS_MIN_VERSION,
-       LK_TLS_CIPHERS, LK_COUNT };
-_Static_assert(LK_COUNT == sizeof(listener_keys) / sizeof(listener_keys[0]), "listener_keys");
-_Static_assert(LK_COUNT <= sizeof(((struct listener_lines *)0)->key) / sizeof(int), "key[]");
 
 /* One load in progress. inih calls the handler for line N after our reader returned
  * line N and before it asks for line N+1, so `lineno` is the handler's line. */
@@ -83,7 +53,7 @@ struct load {
 	size_t sec_listener;
 	size_t sec_filter;
 	int seen[CONFIG_NKEYS];
-	struct listener_lines *llines;
+	struct config_listener_lines *llines;  /* parallel to cfg->listeners */
 	unsigned nlisten;
 
 	struct config *cfg;
@@ -116,47 +86,20 @@ load_fail(struct load *ld)
 	return 0;
 }
 
-/* ---------------------------------------------------------------- listeners, backends */
-
-static struct config_listener *
-listener_add(struct load *ld, const char *name, int line)
-{
-	struct config *cfg = ld->cfg;
-	size_t i = cfg->nlisteners++;
-
-	cfg->listeners = xrealloc(cfg->listeners, cfg->nlisteners * sizeof(*cfg->listeners));
-	ld->llines = xrealloc(ld->llines, cfg->nlisteners * sizeof(*ld->llines));
-	memset(&cfg->listeners[i], 0, sizeof(cfg->listeners[i]));
-	cfg->listeners[i].name = xstrdup(name);
-	cfg->listeners[i].proxy_timeout = 5 * 1000;
-	memset(&ld->llines[i], 0, sizeof(ld->llines[i]));
-	ld->llines[i].decl = line;
-	return &cfg->listeners[i];
-}
-
-static int
-listener_addr(struct load *ld, const char *key, const char *value, struct config_addr *addr_r)
-{
-	const char *err;
-
-	if (config_parse_addr(value, 0, addr_r, &err) == 0)
-		return 0;
-	load_error(ld, ld->lineno, "bad value '%s' for %s: %s; want ADDR:PORT with a numeric "
-	           "IPv4 address or [IPV6]:PORT", value, key, err);
-	return -1;
-}
+/* ---------------------------------------------------------------- listen, backends, dns */
 
 static int
 value_listen(struct load *ld, const char *value)
 {
-	struct config_addr addr;
-	char name[32];
+	char name[32], err[CONFIG_MAX_LINE + 512];
 
-	if (listener_addr(ld, "listen", value, &addr) < 0)
+	xsnprintf(name, sizeof(name), "listen:%u", ld->nlisten + 1);
+	if (config_listener_listen(ld->cfg, &ld->llines, name, value, ld->lineno, err,
+	                           sizeof(err)) < 0) {
+		load_error(ld, ld->lineno, "%s", err);
 		return -1;
-	xsnprintf(name, sizeof(name), "listen:%u", ++ld->nlisten);
-	listener_add(ld, name, ld->lineno)->addr = addr;
-	ld->llines[ld->cfg->nlisteners - 1].addr = ld->lineno;
+	}
+	ld->nlisten++;
 	return 0;
 }
 
@@ -255,124 +198,6 @@ sluice_key(struct load *ld, const char *name, const char *value)
 	return 0;
 }
 
-/* "CIDR[, CIDR...]" (commas and/or spaces between them) into l->trusted. */
-static int
-listener_trusted(struct load *ld, struct config_listener *l, const char *value)
-{
-	const char *p = value, *err;
-
-	while (*p != '\0') {
-		size_t n = strcspn(p, ", \t");
-		char item[CONFIG_MAX_LINE];
-
-		if (n == 0) {
-			p++;
-			continue;
-		}
-		xsnprintf(item, sizeof(item), "%.*s", (int)n, p);
-		l->trusted = xrealloc(l->trusted, (l->ntrusted + 1) * sizeof(*l->trusted));
-		if (config_parse_cidr(item, &l->trusted[l->ntrusted], &err) < 0) {
-			load_error(ld, ld->lineno, "bad value '%s' for trusted: %s; want ADDR or "
-			           "ADDR/BITS (IPv4 or IPv6), separated by commas", item, err);
-			return -1;
-		}
-		l->ntrusted++;
-		p += n;
-	}
-	if (l->ntrusted == 0) {
-		load_error(ld, ld->lineno, "empty value for trusted");
-		return -1;
-	}
-	return 0;
-}
-
-/* tls_cert and tls_key repeat, one pair per certificate: each fills the last pair
- * still missing it, else starts a new pair. load_finish checks the pairs are whole. */
-static int
-listener_tls_file(struct load *ld, struct config_listener *l, const char *name,
-                  const char *value)
-{
-	int cert = strcmp(name, "tls_cert") == 0;
-	struct config_tls_pair *p = l->ntls_pairs ? &l->tls_pairs[l->ntls_pairs - 1] : NULL;
-
-	if (*value == '\0') {
-		load_error(ld, ld->lineno, "empty value for %s", name);
-		return -1;
-	}
-	if (p == NULL || (cert ? p->cert : p->key) != NULL) {
-		l->tls_pairs = xrealloc(l->tls_pairs, (l->ntls_pairs + 1) * sizeof(*l->tls_pairs));
-		p = &l->tls_pairs[l->ntls_pairs++];
-		memset(p, 0, sizeof(*p));
-	}
-	if (cert) {
-		p->cert = xstrdup(value);
-		p->cert_line = (unsigned)ld->lineno;
-	} else {
-		p->key = xstrdup(value);
-		p->key_line = (unsigned)ld->lineno;
-	}
-	return 0;
-}
-
-static int
-listener_key(struct load *ld, const char *name, const char *value)
-{
-	size_t i = ld->sec_listener;
-
-	if (strcmp(name, "tls_cert") == 0 || strcmp(name, "tls_key") == 0)
-		return listener_tls_file(ld, &ld->cfg->listeners[i], name, value);
-
-	for (size_t k = 0; k < ARRAY_LEN(listener_keys); k++) {
-		char err[CONFIG_MAX_LINE + 512];
-
-		if (strcmp(name, listener_keys[k].name) != 0)
-			continue;
-		if (ld->llines[i].key[k] != 0) {
-			load_error(ld, ld->lineno, "duplicate key '%s' (first set on line %d)", name,
-			           ld->llines[i].key[k]);
-			return -1;
-		}
-		ld->llines[i].key[k] = ld->lineno;
-		if (*value == '\0') {
-			load_error(ld, ld->lineno, "empty value for %s", name);
-			return -1;
-		}
-		if (k == LK_TRUSTED)
-			return listener_trusted(ld, &ld->cfg->listeners[i], value);
-		if (k == LK_TLS_CIPHERS) {
-			ld->cfg->listeners[i].tls_ciphers = xstrdup(value);
-			return 0;
-		}
-		if (config_value_set(&ld->cfg->listeners[i], &listener_keys[k], value, err,
-		                     sizeof(err)) < 0) {
-			load_error(ld, ld->lineno, "%s", err);
-			return -1;
-		}
-		return 0;
-	}
-	if (strcmp(name, "address") != 0) {
-		load_error(ld, ld->lineno, "unknown key '%s' in %s", name, ld->sec_text);
-		return -1;
-	}
-	if (ld->llines[i].addr != 0) {
-		load_error(ld, ld->lineno, "duplicate key 'address' (first set on line %d)",
-		           ld->llines[i].addr);
-		return -1;
-	}
-	ld->llines[i].addr = -1;         /* set, even if bad: no "missing" error later */
-	if (listener_addr(ld, "address", value, &ld->cfg->listeners[i].addr) < 0)
-		return -1;
-	ld->llines[i].addr = ld->lineno;
-	return 0;
-}
-
-static bool
-name_valid(const char *s)
-{
-	return *s != '\0' && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	                               "0123456789-_.") == strlen(s);
-}
-
 /* A "[...]" line. inih calls back for keys only, so a section without keys would go
  * unchecked: the reader sees every header and checks it here, by inih's own rule
  * (the name ends at the first ']'; " ;" starts a comment, making the line bad). */
@@ -413,22 +238,14 @@ section_open(struct load *ld, const char *line)
 		else
 			ld->sec = SEC_SLUICE;
 	} else if (strcmp(text, "listener") == 0) {
-		char buf[CONFIG_MAX_LINE + 16];
+		char buf[CONFIG_MAX_LINE + 16], err[CONFIG_MAX_LINE + 512];
 
 		xsnprintf(buf, sizeof(buf), "[listener %s]", name);
 		ld->sec_text = xstrdup(buf);
-		if (!name_valid(name)) {
-			load_error(ld, ld->lineno, "%s", *name == '\0' ?
-			           "section [listener] needs a name: [listener NAME]" :
-			           "listener name may contain only letters, digits, '-', '_' and '.'");
+		if (config_listener_open(ld->cfg, &ld->llines, name, ld->lineno, err,
+		                         sizeof(err)) < 0) {
+			load_error(ld, ld->lineno, "%s", err);
 		} else {
-			for (size_t i = 0; i < ld->cfg->nlisteners; i++)
-				if (strcmp(ld->cfg->listeners[i].name, name) == 0) {
-					load_error(ld, ld->lineno, "duplicate section [listener %s] "
-					           "(first on line %d)", name, ld->llines[i].decl);
-					goto out;
-				}
-			listener_add(ld, name, ld->lineno);
 			ld->sec_listener = ld->cfg->nlisteners - 1;
 			ld->sec = SEC_LISTENER;
 		}
@@ -447,7 +264,6 @@ section_open(struct load *ld, const char *line)
 		ld->sec_text = xstrndup(line, (size_t)(close - line) + 1);
 		load_error(ld, ld->lineno, "unknown section %s", ld->sec_text);
 	}
-out:
 	free(text);
 }
 
@@ -478,9 +294,15 @@ load_handler(void *user, const char *section, const char *name, const char *valu
 	case SEC_SLUICE:
 		rc = sluice_key(ld, name, value);
 		break;
-	case SEC_LISTENER:
-		rc = listener_key(ld, name, value);
+	case SEC_LISTENER: {
+		char err[CONFIG_MAX_LINE + 512];
+
+		rc = config_listener_key(ld->cfg, ld->llines, ld->sec_listener, name, value,
+		                         ld->lineno, err, sizeof(err));
+		if (rc < 0)
+			load_error(ld, ld->lineno, "%s", err);
 		break;
+	}
 	case SEC_FILTER: {
 		char err[CONFIG_MAX_LINE + 512];
 
@@ -611,45 +433,11 @@ config_new_defaults(const char *path)
 	return cfg;
 }
 
-/* A listener's TLS keys: whole pairs, only with tls on; then the contexts, so that
- * `sluiced -t` reports an unreadable file or a key that does not match. */
+/* A problem config_listener_check found (config_listener_report_fn). */
 static void
-listener_tls_check(struct load *ld, size_t i)
+listener_report(void *ctx, int line, const char *msg)
 {
-	struct config_listener *l = &ld->cfg->listeners[i];
-	const int *line = ld->llines[i].key;
-	int bad = 0;
-	char err[CONFIG_MAX_LINE + 512];
-	unsigned eline = 0;
-
-	for (size_t j = 0; j < l->ntls_pairs; j++) {
-		const struct config_tls_pair *p = &l->tls_pairs[j];
-		if (p->cert == NULL || p->key == NULL) {
-			load_error(ld, (int)(p->cert ? p->cert_line : p->key_line), "[listener %s]: "
-			           "%s without a matching %s; give tls_cert and tls_key in pairs",
-			           l->name, p->cert ? "tls_cert" : "tls_key", p->cert ? "tls_key" : "tls_cert");
-			bad = 1;
-		}
-	}
-	if (l->tls_mode == CONFIG_TLS_NONE) {
-		if (l->ntls_pairs > 0 || line[LK_TLS_CIPHERS] || line[LK_TLS_MIN_VERSION])
-			load_error(ld, l->ntls_pairs ? (int)(l->tls_pairs[0].cert_line ?
-			           l->tls_pairs[0].cert_line : l->tls_pairs[0].key_line) :
-			           line[LK_TLS_CIPHERS] ? line[LK_TLS_CIPHERS] : line[LK_TLS_MIN_VERSION],
-			           "[listener %s] has TLS settings but tls = none; set tls = optional, "
-			           "required or implicit", l->name);
-		return;
-	}
-	if (l->ntls_pairs == 0) {
-		load_error(ld, line[LK_TLS], "[listener %s] has tls = %s but no certificate; add "
-		           "tls_cert = FILE and tls_key = FILE", l->name, tls_words[l->tls_mode]);
-		return;
-	}
-	if (bad)
-		return;
-	l->tls = tls_server_new(l, (unsigned)line[LK_TLS_CIPHERS], err, sizeof(err), &eline);
-	if (l->tls == NULL)
-		load_error(ld, (int)eline, "%s", err);
+	load_error(ctx, line, "%s", msg);
 }
 
 /* Checks across lines, then the defaults that depend on what was given. */
@@ -660,39 +448,20 @@ load_finish(struct load *ld)
 	struct config_addr addr;
 	const char *err;
 
-	for (size_t i = 0; i < cfg->nlisteners; i++) {
-		if (ld->llines[i].addr == 0) {
-			load_error(ld, ld->llines[i].decl, "[listener %s] has no address",
-			           cfg->listeners[i].name);
-			continue;
-		}
-		for (size_t j = 0; j < i && ld->llines[i].addr > 0; j++)
-			if (ld->llines[j].addr > 0 &&
-			    strcmp(cfg->listeners[i].addr.text, cfg->listeners[j].addr.text) == 0) {
-				load_error(ld, ld->llines[i].addr, "listener address %s is already "
-				           "used on line %d", cfg->listeners[i].addr.text,
-				           ld->llines[j].addr);
-				break;
-			}
-		/* The spec: "The receiver MUST be configured to only receive the protocol
-		 * ... [and] SHOULD ensure proper access filtering". No default list. */
-		if (cfg->listeners[i].proxy_protocol != 0 && cfg->listeners[i].ntrusted == 0 &&
-		    ld->llines[i].key[LK_TRUSTED] == 0)
-			load_error(ld, ld->llines[i].key[LK_PROXY_PROTOCOL], "[listener %s] has "
-			           "proxy_protocol = %s but no trusted addresses; add trusted = CIDR, "
-			           "the load balancers allowed to send PROXY headers",
-			           cfg->listeners[i].name,
-			           proxy_protocol_words[cfg->listeners[i].proxy_protocol]);
-		listener_tls_check(ld, i);
-	}
+	for (size_t i = 0; i < cfg->nlisteners; i++)
+		config_listener_check(cfg, ld->llines, i, listener_report, ld);
 	for (size_t i = 0; i < cfg->nfilters; i++) {
 		char msg[CONFIG_MAX_LINE + 512];
 
 		if (config_filter_check(&cfg->filters[i], msg, sizeof(msg)) < 0)
 			load_error(ld, (int)cfg->filters[i].line, "%s", msg);
 	}
-	if (cfg->nlisteners == 0 && config_parse_addr(DEFAULT_LISTEN, 0, &addr, &err) == 0)
-		listener_add(ld, "listen:1", 0)->addr = addr;
+	if (cfg->nlisteners == 0) {
+		char msg[CONFIG_MAX_LINE + 512];
+
+		(void)config_listener_listen(cfg, &ld->llines, "listen:1", DEFAULT_LISTEN, 0,
+		                             msg, sizeof(msg));   /* a constant: never fails */
+	}
 	if (cfg->nbackends == 0 && config_parse_addr(DEFAULT_BACKEND, 0, &addr, &err) == 0)
 		backend_add(cfg, "127.0.0.1", "25", &addr);
 	if (cfg->hostname == NULL) {
@@ -801,17 +570,8 @@ config_free(struct config **cfgp)
 
 	if (cfg == NULL)
 		return;
-	for (size_t i = 0; i < cfg->nlisteners; i++) {
-		free(cfg->listeners[i].name);
-		free(cfg->listeners[i].trusted);
-		for (size_t j = 0; j < cfg->listeners[i].ntls_pairs; j++) {
-			free(cfg->listeners[i].tls_pairs[j].cert);
-			free(cfg->listeners[i].tls_pairs[j].key);
-		}
-		free(cfg->listeners[i].tls_pairs);
-		free(cfg->listeners[i].tls_ciphers);
-		tls_server_free(&cfg->listeners[i].tls);
-	}
+	for (size_t i = 0; i < cfg->nlisteners; i++)
+		config_listener_clear(&cfg->listeners[i]);
 	free(cfg->listeners);
 	for (size_t i = 0; i < cfg->nbackends; i++) {
 		free(cfg->backends[i].host);
