@@ -1,4 +1,7 @@
-"""Backend faults: failover, refused/busy backends, backend replies passed through."""
+"""Backend faults: failover, refused/busy backends, backend replies passed through.
+
+The backend leg under test: proxy/relay_open.c (connecting, failover, greeting,
+EHLO, XCLIENT) and proxy/relay.c (commands, DATA, mapping failures to 4xx)."""
 
 import tap
 from sluicetest import SluiceTestCase, split_received
