@@ -221,9 +221,8 @@ config_parse_dns(const char *s, char *out, size_t outlen, const char **err_r)
 	return 0;
 }
 
-/* The address as 16 octets, IPv4 mapped. */
-static void
-addr16(const struct sockaddr *sa, unsigned char out[16])
+void
+config_addr_key16(const struct sockaddr *sa, unsigned char out[16])
 {
 	memset(out, 0, 16);
 	if (sa->sa_family == AF_INET6) {
@@ -307,7 +306,7 @@ config_cidr_match(const struct config_cidr *list, size_t n, const struct sockadd
 
 	if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)
 		return false;
-	addr16(sa, a);
+	config_addr_key16(sa, a);
 	for (size_t i = 0; i < n; i++)
 		if (prefix_equal(a, list[i].addr, list[i].bits))
 			return true;

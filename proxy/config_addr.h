@@ -53,4 +53,8 @@ bool config_cidr_match(const struct config_cidr *list, size_t n, const struct so
  * at most 63 octets each and 253 in all; no trailing dot. */
 bool config_hostname_valid(const char *s);
 
+/* The address as 16 octets, IPv4 mapped (::ffff:a.b.c.d): one key for both
+ * families (CIDR matching, per-IP counts). */
+void config_addr_key16(const struct sockaddr *sa, unsigned char out[16]);
+
 #endif

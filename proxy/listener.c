@@ -32,19 +32,6 @@ struct conn_limits {
 	struct ip_count *buckets[LIMIT_BUCKETS];
 };
 
-/* The address as 16 octets (IPv4 mapped), the per-IP key. */
-static void
-addr_key(const struct sockaddr *sa, unsigned char key[16])
-{
-	memset(key, 0, 16);
-	if (sa->sa_family == AF_INET6) {
-		memcpy(key, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
-	} else {
-		key[10] = key[11] = 0xff;
-		memcpy(key + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-	}
-}
-
 static unsigned
 key_hash(const unsigned char key[16])
 {
@@ -96,7 +83,7 @@ limits_enter(struct server *srv, const struct sockaddr *sa, int total, int *per_
 
 	*per_ip_r = 0;
 	if (sa != NULL) {
-		addr_key(sa, key);
+		config_addr_key16(sa, key);
 		h = key_hash(key);
 	}
 	pthread_mutex_lock(&cl->lock);
@@ -148,7 +135,7 @@ conn_limits_leave(struct server *srv, const struct sockaddr *sa)
 	unsigned h = 0;
 
 	if (sa != NULL) {
-		addr_key(sa, key);
+		config_addr_key16(sa, key);
 		h = key_hash(key);
 	}
 	pthread_mutex_lock(&cl->lock);

@@ -11,11 +11,10 @@ unset or missing fails the tests, never skips."""
 import os
 import re
 import socket
-import tempfile
 import time
 
 import tap
-from sluicetest import SluiceTestCase, Sluiced, free_port, received_re, split_received, write_config
+from sluicetest import SluiceTestCase, built_module, split_received
 
 ENVELOPE = ["MAIL FROM:<alice@example.org>", "RCPT TO:<bob@example.com>"]
 CONTENT = b"Subject: chain\r\nFrom: alice@example.org\r\n\r\nbody line\r\n..dot line\r\n"
@@ -24,39 +23,16 @@ REPLY_REJECT = "550 5.7.1 Command rejected"
 
 
 def probe_module():
-    builddir = os.environ.get("BUILDDIR")
-    if not builddir:
-        raise AssertionError("BUILDDIR is not set: it must name the build directory")
-    path = os.path.join(builddir, "tests", "stubs", ".libs", "stub_probe.so")
-    if not os.path.isfile(path):
-        raise AssertionError("test filter %s was not built" % path)
-    return path
+    return built_module("tests", "stubs", ".libs", "stub_probe.so")
 
 
 class ChainCase(SluiceTestCase):
     def start_probes(self, probes, backend=None, **keys):
         """sluiced with one [filter NAME] section per (name, {key: value}) of
         probes, in order, each loading stub_probe.so."""
-        if backend is None:
-            backend = self.backend()
-        self.backends = [backend]
-        self.fb = backend
-        d_dir = tempfile.mkdtemp(prefix="d", dir=self.tmp)
-        port = free_port()
-        path = write_config(d_dir, listen=port, backend=backend.addr, **keys)
-        with open(path, "a") as f:
-            for name, conf in probes:
-                f.write("\n[filter %s]\nmodule = %s\n" % (name, probe_module()))
-                for k, v in conf.items():
-                    f.write("%s = %s\n" % (k, v))
-        d = Sluiced(d_dir, config=path, listen_port=port)
-        self.daemon = d
-        self.addCleanup(self._stop_daemon, d)
-        try:
-            backend.wait_probe(5.0)
-        except AssertionError:
-            pass
-        return d
+        return self.start_with_filters(
+            [(name, dict({"module": probe_module()}, **conf)) for name, conf in probes],
+            backend, **keys)
 
     def open_data(self, c, envelope=ENVELOPE):
         for line in envelope:

@@ -7,24 +7,17 @@ $BUILDDIR/filters/*/.libs/. Unset or missing modules fail the tests, never skip.
 
 import os
 import re
-import tempfile
 import time
 
 import tap
-from sluicetest import SluiceTestCase, Sluiced, free_port, split_received, write_config
+from sluicetest import SluiceTestCase, Sluiced, built_module, free_port, split_received, write_config
 
 ENVELOPE = ["MAIL FROM:<alice@example.org>", "RCPT TO:<bob@example.com>"]
 CONTENT = b"Subject: filters\r\nFrom: alice@example.org\r\n\r\nbody line\r\n..dot line\r\n"
 
 
 def module(name):
-    builddir = os.environ.get("BUILDDIR")
-    if not builddir:
-        raise AssertionError("BUILDDIR is not set: it must name the build directory")
-    path = os.path.join(builddir, "filters", name, ".libs", name + ".so")
-    if not os.path.isfile(path):
-        raise AssertionError("filter module %s was not built" % path)
-    return path
+    return built_module("filters", name, ".libs", name + ".so")
 
 
 class FilterCase(SluiceTestCase):
@@ -32,28 +25,12 @@ class FilterCase(SluiceTestCase):
         """Start sluiced with [filter NAME] sections after [sluice]; filters is a
         list of (name, {key: value}); "module" defaults to the built module of the
         same name without trailing digits."""
-        if backend is None:
-            backend = self.backend()
-        self.backends = [backend]
-        self.fb = backend
-        d_dir = tempfile.mkdtemp(prefix="d", dir=self.tmp)
-        port = free_port()
-        path = write_config(d_dir, listen=port, backend=backend.addr, **keys)
-        with open(path, "a") as f:
-            for name, conf in filters:
-                f.write("\n[filter %s]\n" % name)
-                conf = dict(conf)
-                conf.setdefault("module", module(re.sub(r"\d+$", "", name)))
-                for k, v in conf.items():
-                    f.write("%s = %s\n" % (k, v))
-        d = Sluiced(d_dir, config=path, listen_port=port)
-        self.daemon = d
-        self.addCleanup(self._stop_daemon, d)
-        try:
-            backend.wait_probe(5.0)
-        except AssertionError:
-            pass
-        return d
+        sections = []
+        for name, conf in filters:
+            conf = dict(conf)
+            conf.setdefault("module", module(re.sub(r"\d+$", "", name)))
+            sections.append((name, conf))
+        return self.start_with_filters(sections, backend, **keys)
 
     def open_data(self, c, envelope=ENVELOPE):
         for line in envelope:

@@ -456,6 +456,17 @@ def session_id(log, client_port=None):
 
 
 # ---------------------------------------------------------------- test base class
+def built_module(*relpath):
+    """A .so that make built, under $BUILDDIR; a missing one fails, never skips."""
+    builddir = os.environ.get("BUILDDIR")
+    if not builddir:
+        raise AssertionError("BUILDDIR is not set: it must name the build directory")
+    path = os.path.join(builddir, *relpath)
+    if not os.path.isfile(path):
+        raise AssertionError("module %s was not built" % path)
+    return path
+
+
 class SluiceTestCase(unittest.TestCase):
     """Per-test temp dir, backends, a daemon and clients, all cleaned up; the
     daemon's exit status must be 0 (ASan leaks make it non-zero)."""
@@ -498,6 +509,31 @@ class SluiceTestCase(unittest.TestCase):
                         b.wait_probe(5.0)
                     except AssertionError:
                         pass
+        return d
+
+    def start_with_filters(self, sections, backend=None, **keys):
+        """Start sluiced with one [filter NAME] section per (name, {key: value}) of
+        sections, in order, after the [sluice] keys; each section names its
+        module. Waits (bounded, not fatal) for the capability probe."""
+        if backend is None:
+            backend = self.backend()
+        self.backends = [backend]
+        self.fb = backend
+        d_dir = tempfile.mkdtemp(prefix="d", dir=self.tmp)
+        port = free_port()
+        path = write_config(d_dir, listen=port, backend=backend.addr, **keys)
+        with open(path, "a") as f:
+            for name, conf in sections:
+                f.write("\n[filter %s]\n" % name)
+                for k, v in conf.items():
+                    f.write("%s = %s\n" % (k, v))
+        d = Sluiced(d_dir, config=path, listen_port=port)
+        self.daemon = d
+        self.addCleanup(self._stop_daemon, d)
+        try:
+            backend.wait_probe(5.0)
+        except AssertionError:
+            pass
         return d
 
     def _stop_daemon(self, d):
