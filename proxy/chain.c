@@ -227,6 +227,25 @@ chain_tx_score_reasons(const struct session *s)
 	return s->chain != NULL ? s->chain->score_reasons : "";
 }
 
+size_t
+chain_tx_notes(const struct session *s, const char *prefix, const char **values, size_t max)
+{
+	size_t n = 0, plen = strlen(prefix);
+
+	if (s->chain == NULL)
+		return 0;
+	/* The list is newest first: collect, then reverse. */
+	for (const struct chain_note *nt = s->chain->notes; nt != NULL && n < max; nt = nt->next)
+		if (nt->scope == SLUICE_SCOPE_TX && strncmp(nt->key, prefix, plen) == 0)
+			values[n++] = nt->value;
+	for (size_t i = 0; i < n / 2; i++) {
+		const char *t = values[i];
+		values[i] = values[n - 1 - i];
+		values[n - 1 - i] = t;
+	}
+	return n;
+}
+
 /* ------------------------------------------------------------ running */
 
 static void

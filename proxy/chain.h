@@ -61,5 +61,9 @@ int chain_tx_discard(const struct session *s);
 const char *chain_tx_quarantine(const struct session *s);   /* reason or NULL */
 double chain_tx_score(const struct session *s);
 const char *chain_tx_score_reasons(const struct session *s); /* "a=1.00, b=2.00" or "" */
+/* The values of the transaction notes whose key starts with prefix, in the order
+ * the notes were first set; at most max, count returned. Valid until the notes
+ * change. */
+size_t chain_tx_notes(const struct session *s, const char *prefix, const char **values, size_t max);
 
 #endif

@@ -423,6 +423,8 @@ config_new_defaults(const char *path)
 	cfg->backend_timeout_data_end = 600 * 1000;
 	cfg->backend_retry = 10 * 1000;
 	cfg->backend_probe_interval = 60 * 1000;
+	cfg->backend_pool = 8;
+	cfg->backend_idle_timeout = 10 * 1000;
 	cfg->shutdown_timeout = 30 * 1000;
 	cfg->log_level = LOG_LEVEL_INFO;
 	cfg->filter_dir = xstrdup(PKGLIBDIR);
@@ -471,6 +473,8 @@ load_finish(struct load *ld)
 			strlcpy_s(host, "localhost", sizeof(host));
 		cfg->hostname = xstrdup(host);
 	}
+	if (cfg->authserv_id == NULL)
+		cfg->authserv_id = xstrdup(cfg->hostname);
 }
 
 /* inih's options are process globals: set ours for the parse, then put them back.
@@ -589,6 +593,7 @@ config_free(struct config **cfgp)
 	free(cfg->dns_servers);
 	free(cfg->dns_local_data);
 	free(cfg->score_header);
+	free(cfg->authserv_id);
 	free(cfg->quarantine_header);
 	free(cfg->quarantine_rcpt);
 	free(cfg->path);

@@ -116,6 +116,8 @@ struct config {
 	unsigned backend_timeout_data_end; /* reply to the final dot; default 600 s */
 	unsigned backend_retry;            /* a down backend is skipped this long; default 10 s */
 	unsigned backend_probe_interval;   /* capability refresh; default 60 s */
+	unsigned backend_pool;             /* idle backend connections kept per loop; default 8; 0 = none */
+	unsigned backend_idle_timeout;     /* an idle pooled connection is closed after; default 10 s */
 
 	unsigned shutdown_timeout;      /* SIGTERM: bound for sessions to finish; default 30 s */
 
@@ -135,6 +137,8 @@ struct config {
 	char *score_header;             /* "" = no score header (never NULL) */
 	char *quarantine_header;        /* default "X-Sluice-Quarantine" */
 	char *quarantine_rcpt;          /* quarantined mail goes only here; NULL = keep recipients */
+	char *authserv_id;              /* Authentication-Results authserv-id; default hostname;
+	                                 * "none": sluice writes none and removes none */
 };
 
 /* Parse the file at path. Each problem is printed to errs as "path:line: message"

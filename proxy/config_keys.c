@@ -41,6 +41,8 @@ const struct config_key config_keys[] = {
 	{ "backend_timeout_data_end", KT_DURATION, F(backend_timeout_data_end), 1, NULL, NULL },
 	{ "backend_retry", KT_DURATION, F(backend_retry), 0, NULL, NULL },
 	{ "backend_probe_interval", KT_DURATION, F(backend_probe_interval), 1, NULL, NULL },
+	{ "backend_pool", KT_UINT, F(backend_pool), 0, NULL, NULL },
+	{ "backend_idle_timeout", KT_DURATION, F(backend_idle_timeout), 1, NULL, NULL },
 	{ "shutdown_timeout", KT_DURATION, F(shutdown_timeout), 0, NULL, NULL },
 	{ "log_level", KT_LOGLEVEL, F(log_level), 0, NULL, NULL },
 	{ "filter_dir", KT_PATH, F(filter_dir), 0, NULL, NULL },
@@ -51,6 +53,7 @@ const struct config_key config_keys[] = {
 	{ "score_header", KT_HEADER, F(score_header), 0, NULL, NULL },
 	{ "quarantine_header", KT_HEADER, F(quarantine_header), 0, NULL, NULL },
 	{ "quarantine_rcpt", KT_MAILBOX, F(quarantine_rcpt), 0, NULL, NULL },
+	{ "authserv_id", KT_HOSTNAME, F(authserv_id), 0, NULL, NULL },
 };
 #undef F
 

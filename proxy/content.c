@@ -5,10 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <event2/event.h>
 
+#include "authres.h"
 #include "chain.h"
 #include "config.h"
 #include "content.h"
@@ -176,6 +178,35 @@ content_envelope(struct session *s)
 
 /* ------------------------------------------------------------ the phases */
 
+/* The one Authentication-Results field (RFC 8601), from the filters'
+ * "auth-results." notes, when there are any and an authserv-id is set. */
+static void
+content_authres(struct session *s)
+{
+	const char *results[32], *why = NULL;
+	char value[4096];
+	size_t n;
+
+	if (strcmp(s->cfg->authserv_id, "none") == 0 ||
+	    (n = chain_tx_notes(s, "auth-results.", results, ARRAY_LEN(results))) == 0)
+		return;
+	if (authres_build(value, sizeof(value), s->cfg->authserv_id, results, n) == 0) {
+		log_warning(s->sid, "%s not added: the results do not fit in a header field",
+		            AUTHRES_FIELD);
+		return;
+	}
+	if (message_header_add(s->msg, AUTHRES_FIELD, value, &why) < 0)
+		log_warning(s->sid, "cannot add %s: %s", AUTHRES_FIELD, why);
+}
+
+/* message_fields_remove's test: an Authentication-Results field naming our
+ * authserv-id came from outside, and nobody may believe it (RFC 8601 5). */
+static int
+content_forged_authres(const char *name, const char *value, void *arg)
+{
+	return strcasecmp(name, AUTHRES_FIELD) == 0 && authres_names_id(value, arg);
+}
+
 static void
 content_eom_done(struct session *s, const struct chain_result *res)
 {
@@ -207,6 +238,7 @@ content_eom_done(struct session *s, const struct chain_result *res)
 		         s->cfg->quarantine_rcpt ? " to " : "",
 		         s->cfg->quarantine_rcpt ? s->cfg->quarantine_rcpt : "", q);
 	}
+	content_authres(s);
 	if (s->cfg->score_header[0] != '\0' && s->chain != NULL) {
 		const char *reasons = chain_tx_score_reasons(s);
 		xsnprintf(buf, sizeof(buf), "%.2f%s%s%s", chain_tx_score(s), reasons[0] ? " (" : "",
@@ -332,6 +364,13 @@ content_end(struct session *s)
 			log_error(s->sid, "cannot read spooled message: %s", strerror(errno));
 			content_refuse(s, "451 4.3.0 Error: local error in processing");
 			return;
+		}
+		if (strcmp(s->cfg->authserv_id, "none") != 0) {
+			size_t n = message_fields_remove(s->msg, content_forged_authres,
+			                                 s->cfg->authserv_id);
+			if (n > 0)
+				log_info(s->sid, "removed %zu %s field%s naming our authserv-id %s", n,
+				         AUTHRES_FIELD, n == 1 ? "" : "s", s->cfg->authserv_id);
 		}
 		s->msg_ready = 1;
 		s->content_field = 0;

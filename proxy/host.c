@@ -13,6 +13,7 @@
 #include "config.h"
 #include "dns.h"
 #include "host.h"
+#include "host_int.h"
 #include "loader.h"
 #include "log.h"
 #include "message.h"
@@ -35,6 +36,7 @@ struct host_req {
 	enum req_kind kind;
 	void *cb;
 	void *arg;
+	struct host_work_call call;      /* REQ_WORK: what the pool thread runs */
 	union {
 		struct dns_query *dns;
 		struct workers_job *job;
@@ -53,8 +55,8 @@ host_configure(struct server *srv)
 
 /* Hooks and host-made callbacks only: a ctx whose session is gone never gets here
  * because cancelled requests are given NULL. */
-static int
-ctx_ok(struct sluice_ctx *ctx, const char *what)
+int
+host_ctx_ok(struct sluice_ctx *ctx, const char *what)
 {
 	if (ctx == NULL || ctx->s == NULL) {
 		log_warning(NULL, "filter called %s without a valid context", what);
@@ -63,8 +65,8 @@ ctx_ok(struct sluice_ctx *ctx, const char *what)
 	return 1;
 }
 
-static void
-ctx_refuse(struct sluice_ctx *ctx, const char *what, const char *why)
+void
+host_ctx_refuse(struct sluice_ctx *ctx, const char *what, const char *why)
 {
 	log_warning(ctx->s->sid, "filter %s: %s refused: %s", ctx->f->name, what, why);
 }
@@ -75,11 +77,11 @@ in_tx(struct sluice_ctx *ctx)
 	return ctx->s->tx != NULL || (ctx->s->chain && ctx->s->chain->tx_active);
 }
 
-static struct message *
-ctx_message(struct sluice_ctx *ctx, const char *what)
+struct message *
+host_ctx_message(struct sluice_ctx *ctx, const char *what)
 {
 	if (ctx->s->msg == NULL || !ctx->s->msg_ready) {
-		ctx_refuse(ctx, what, "only from the header, eoh, body and eom hooks");
+		host_ctx_refuse(ctx, what, "only from the header, eoh, body and eom hooks");
 		return NULL;
 	}
 	return ctx->s->msg;
@@ -118,23 +120,23 @@ host_log_global(enum sluice_log_level level, const char *fmt, ...)
 	log_msg((enum log_level)level, NULL, "filter: %s", text);
 }
 
-static const char *host_session_id(struct sluice_ctx *ctx) { return ctx_ok(ctx, "session_id") ? ctx->s->sid : NULL; }
-static const char *host_tx_id(struct sluice_ctx *ctx) { return ctx_ok(ctx, "tx_id") && ctx->s->tx ? ctx->s->tx->id : NULL; }
-static const char *host_client_addr(struct sluice_ctx *ctx) { return ctx_ok(ctx, "client_addr") ? ctx->s->addr : NULL; }
-static unsigned host_client_port(struct sluice_ctx *ctx) { return ctx_ok(ctx, "client_port") ? ctx->s->port : 0; }
-static const char *host_client_name(struct sluice_ctx *ctx) { return ctx_ok(ctx, "client_name") ? ctx->s->name : NULL; }
-static const char *host_listener(struct sluice_ctx *ctx) { return ctx_ok(ctx, "listener") ? ctx->s->listener : NULL; }
+static const char *host_session_id(struct sluice_ctx *ctx) { return host_ctx_ok(ctx, "session_id") ? ctx->s->sid : NULL; }
+static const char *host_tx_id(struct sluice_ctx *ctx) { return host_ctx_ok(ctx, "tx_id") && ctx->s->tx ? ctx->s->tx->id : NULL; }
+static const char *host_client_addr(struct sluice_ctx *ctx) { return host_ctx_ok(ctx, "client_addr") ? ctx->s->addr : NULL; }
+static unsigned host_client_port(struct sluice_ctx *ctx) { return host_ctx_ok(ctx, "client_port") ? ctx->s->port : 0; }
+static const char *host_client_name(struct sluice_ctx *ctx) { return host_ctx_ok(ctx, "client_name") ? ctx->s->name : NULL; }
+static const char *host_listener(struct sluice_ctx *ctx) { return host_ctx_ok(ctx, "listener") ? ctx->s->listener : NULL; }
 
 static const char *
 host_helo(struct sluice_ctx *ctx)
 {
-	return ctx_ok(ctx, "helo") && ctx->s->helo_seen ? ctx->s->helo : NULL;
+	return host_ctx_ok(ctx, "helo") && ctx->s->helo_seen ? ctx->s->helo : NULL;
 }
 
 static const char *
 host_login(struct sluice_ctx *ctx)
 {
-	return ctx_ok(ctx, "login") && ctx->s->login[0] ? ctx->s->login : NULL;
+	return host_ctx_ok(ctx, "login") && ctx->s->login[0] ? ctx->s->login : NULL;
 }
 
 static const char *
@@ -142,7 +144,7 @@ host_sender(struct sluice_ctx *ctx)
 {
 	struct chain_session *cs;
 
-	if (!ctx_ok(ctx, "sender"))
+	if (!host_ctx_ok(ctx, "sender"))
 		return NULL;
 	if (ctx->s->tx != NULL)
 		return ctx->s->tx->sender;
@@ -157,13 +159,13 @@ host_sender(struct sluice_ctx *ctx)
 static size_t
 host_rcpt_count(struct sluice_ctx *ctx)
 {
-	return ctx_ok(ctx, "rcpt_count") && ctx->s->tx ? ctx->s->tx->nrcpts : 0;
+	return host_ctx_ok(ctx, "rcpt_count") && ctx->s->tx ? ctx->s->tx->nrcpts : 0;
 }
 
 static const char *
 host_rcpt(struct sluice_ctx *ctx, size_t i)
 {
-	if (!ctx_ok(ctx, "rcpt") || ctx->s->tx == NULL || i >= ctx->s->tx->nrcpts)
+	if (!host_ctx_ok(ctx, "rcpt") || ctx->s->tx == NULL || i >= ctx->s->tx->nrcpts)
 		return NULL;
 	return ctx->s->tx->rcpts[i];
 }
@@ -186,24 +188,24 @@ host_set_reply(struct sluice_ctx *ctx, const char *code, const char *ecode, cons
 {
 	struct chain_session *cs;
 
-	if (!ctx_ok(ctx, "set_reply") || (cs = chain_of(ctx->s)) == NULL)
+	if (!host_ctx_ok(ctx, "set_reply") || (cs = chain_of(ctx->s)) == NULL)
 		return -1;
 	if (!ctx->in_hook && ctx->token == 0) {
-		ctx_refuse(ctx, "set_reply", "only inside a hook, or while it is pending");
+		host_ctx_refuse(ctx, "set_reply", "only inside a hook, or while it is pending");
 		return -1;
 	}
 	if (code == NULL || strlen(code) != 3 || (code[0] != '4' && code[0] != '5') ||
 	    !isdigit((unsigned char)code[1]) || !isdigit((unsigned char)code[2])) {
-		ctx_refuse(ctx, "set_reply", "the code must be 4xx or 5xx");
+		host_ctx_refuse(ctx, "set_reply", "the code must be 4xx or 5xx");
 		return -1;
 	}
 	if (ecode != NULL && (smtp_enhanced_code_len(ecode, strlen(ecode)) != strlen(ecode) ||
 	                      ecode[0] != code[0])) {
-		ctx_refuse(ctx, "set_reply", "the enhanced code must be X.Y.Z of the same class");
+		host_ctx_refuse(ctx, "set_reply", "the enhanced code must be X.Y.Z of the same class");
 		return -1;
 	}
 	if (text == NULL || !text_clean(text, 400)) {
-		ctx_refuse(ctx, "set_reply", "text with CR, LF, control characters, or over 400 octets");
+		host_ctx_refuse(ctx, "set_reply", "text with CR, LF, control characters, or over 400 octets");
 		return -1;
 	}
 	xsnprintf(cs->reply, sizeof(cs->reply), "%s %s%s%s", code, ecode ? ecode : "", ecode ? " " : "", text);
@@ -218,7 +220,7 @@ host_header_count(struct sluice_ctx *ctx, const char *name)
 {
 	struct message *m;
 
-	if (!ctx_ok(ctx, "header_count") || name == NULL || (m = ctx_message(ctx, "header_count")) == NULL)
+	if (!host_ctx_ok(ctx, "header_count") || name == NULL || (m = host_ctx_message(ctx, "header_count")) == NULL)
 		return 0;
 	return message_header_count(m, name);
 }
@@ -228,7 +230,7 @@ host_header_get(struct sluice_ctx *ctx, const char *name, size_t index)
 {
 	struct message *m;
 
-	if (!ctx_ok(ctx, "header_get") || name == NULL || (m = ctx_message(ctx, "header_get")) == NULL)
+	if (!host_ctx_ok(ctx, "header_get") || name == NULL || (m = host_ctx_message(ctx, "header_get")) == NULL)
 		return NULL;
 	return message_header_get(m, name, index);
 }
@@ -237,7 +239,7 @@ static int
 edit_result(struct sluice_ctx *ctx, const char *what, int rc, const char *why)
 {
 	if (rc < 0)
-		ctx_refuse(ctx, what, why ? why : "invalid");
+		host_ctx_refuse(ctx, what, why ? why : "invalid");
 	return rc < 0 ? -1 : 0;
 }
 
@@ -247,7 +249,7 @@ host_header_add(struct sluice_ctx *ctx, const char *name, const char *value)
 	struct message *m;
 	const char *why = NULL;
 
-	if (!ctx_ok(ctx, "header_add") || (m = ctx_message(ctx, "header_add")) == NULL)
+	if (!host_ctx_ok(ctx, "header_add") || (m = host_ctx_message(ctx, "header_add")) == NULL)
 		return -1;
 	return edit_result(ctx, "header_add", message_header_add(m, name, value, &why), why);
 }
@@ -258,7 +260,7 @@ host_header_insert(struct sluice_ctx *ctx, size_t position, const char *name, co
 	struct message *m;
 	const char *why = NULL;
 
-	if (!ctx_ok(ctx, "header_insert") || (m = ctx_message(ctx, "header_insert")) == NULL)
+	if (!host_ctx_ok(ctx, "header_insert") || (m = host_ctx_message(ctx, "header_insert")) == NULL)
 		return -1;
 	return edit_result(ctx, "header_insert", message_header_insert(m, position, name, value, &why), why);
 }
@@ -269,7 +271,7 @@ host_header_change(struct sluice_ctx *ctx, const char *name, size_t index, const
 	struct message *m;
 	const char *why = NULL;
 
-	if (!ctx_ok(ctx, "header_change") || (m = ctx_message(ctx, "header_change")) == NULL)
+	if (!host_ctx_ok(ctx, "header_change") || (m = host_ctx_message(ctx, "header_change")) == NULL)
 		return -1;
 	return edit_result(ctx, "header_change", message_header_change(m, name, index, value, &why), why);
 }
@@ -280,7 +282,7 @@ host_sender_change(struct sluice_ctx *ctx, const char *sender, const char *param
 	struct message *m;
 	const char *why = NULL;
 
-	if (!ctx_ok(ctx, "sender_change") || (m = ctx_message(ctx, "sender_change")) == NULL)
+	if (!host_ctx_ok(ctx, "sender_change") || (m = host_ctx_message(ctx, "sender_change")) == NULL)
 		return -1;
 	return edit_result(ctx, "sender_change", message_sender_change(m, sender, params, &why), why);
 }
@@ -291,7 +293,7 @@ host_rcpt_add(struct sluice_ctx *ctx, const char *rcpt, const char *params)
 	struct message *m;
 	const char *why = NULL;
 
-	if (!ctx_ok(ctx, "rcpt_add") || (m = ctx_message(ctx, "rcpt_add")) == NULL)
+	if (!host_ctx_ok(ctx, "rcpt_add") || (m = host_ctx_message(ctx, "rcpt_add")) == NULL)
 		return -1;
 	return edit_result(ctx, "rcpt_add", message_rcpt_add(m, rcpt, params, &why), why);
 }
@@ -302,7 +304,7 @@ host_rcpt_delete(struct sluice_ctx *ctx, const char *rcpt)
 	struct message *m;
 	const char *why = NULL;
 
-	if (!ctx_ok(ctx, "rcpt_delete") || (m = ctx_message(ctx, "rcpt_delete")) == NULL)
+	if (!host_ctx_ok(ctx, "rcpt_delete") || (m = host_ctx_message(ctx, "rcpt_delete")) == NULL)
 		return -1;
 	return edit_result(ctx, "rcpt_delete", message_rcpt_delete(m, rcpt, &why), why);
 }
@@ -313,7 +315,7 @@ host_body_replace(struct sluice_ctx *ctx, const void *data, size_t len)
 	struct message *m;
 	const char *why = NULL;
 
-	if (!ctx_ok(ctx, "body_replace") || (m = ctx_message(ctx, "body_replace")) == NULL)
+	if (!host_ctx_ok(ctx, "body_replace") || (m = host_ctx_message(ctx, "body_replace")) == NULL)
 		return -1;
 	return edit_result(ctx, "body_replace", message_body_replace(m, data, len, &why), why);
 }
@@ -337,15 +339,15 @@ host_note_set(struct sluice_ctx *ctx, enum sluice_scope scope, const char *key, 
 	struct chain_session *cs;
 	struct chain_note *n;
 
-	if (!ctx_ok(ctx, "note_set") || (cs = chain_of(ctx->s)) == NULL)
+	if (!host_ctx_ok(ctx, "note_set") || (cs = chain_of(ctx->s)) == NULL)
 		return -1;
 	if (!key_ok(key) || value == NULL || strlen(value) > 4096 ||
 	    (scope != SLUICE_SCOPE_SESSION && scope != SLUICE_SCOPE_TX)) {
-		ctx_refuse(ctx, "note_set", "bad scope, key ([A-Za-z0-9._-], 128 octets) or value (4096)");
+		host_ctx_refuse(ctx, "note_set", "bad scope, key ([A-Za-z0-9._-], 128 octets) or value (4096)");
 		return -1;
 	}
 	if (scope == SLUICE_SCOPE_TX && !in_tx(ctx)) {
-		ctx_refuse(ctx, "note_set", "no transaction");
+		host_ctx_refuse(ctx, "note_set", "no transaction");
 		return -1;
 	}
 	for (n = cs->notes; n != NULL; n = n->next)
@@ -379,7 +381,7 @@ host_note_get(struct sluice_ctx *ctx, const char *key)
 	struct chain_session *cs;
 	const char *found = NULL;
 
-	if (!ctx_ok(ctx, "note_get") || (cs = chain_of(ctx->s)) == NULL || key == NULL)
+	if (!host_ctx_ok(ctx, "note_get") || (cs = chain_of(ctx->s)) == NULL || key == NULL)
 		return NULL;
 	for (struct chain_note *n = cs->notes; n != NULL; n = n->next) {
 		if (strcmp(n->key, key) != 0)
@@ -410,13 +412,13 @@ host_score_add(struct sluice_ctx *ctx, double points, const char *reason)
 	struct chain_session *cs;
 	size_t len;
 
-	if (!ctx_ok(ctx, "score_add") || (cs = chain_of(ctx->s)) == NULL || !in_tx(ctx)) {
+	if (!host_ctx_ok(ctx, "score_add") || (cs = chain_of(ctx->s)) == NULL || !in_tx(ctx)) {
 		if (ctx != NULL && ctx->s != NULL)
-			ctx_refuse(ctx, "score_add", "no transaction");
+			host_ctx_refuse(ctx, "score_add", "no transaction");
 		return -1;
 	}
 	if (reason == NULL || !text_clean(reason, 100)) {
-		ctx_refuse(ctx, "score_add", "reason with control characters or over 100 octets");
+		host_ctx_refuse(ctx, "score_add", "reason with control characters or over 100 octets");
 		return -1;
 	}
 	cs->score += points;
@@ -433,7 +435,7 @@ host_score(struct sluice_ctx *ctx)
 {
 	struct chain_session *cs;
 
-	if (!ctx_ok(ctx, "score") || (cs = chain_of(ctx->s)) == NULL)
+	if (!host_ctx_ok(ctx, "score") || (cs = chain_of(ctx->s)) == NULL)
 		return 0;
 	return cs->score;
 }
@@ -445,10 +447,10 @@ host_suspend(struct sluice_ctx *ctx)
 {
 	sluice_resume_t t;
 
-	if (!ctx_ok(ctx, "suspend"))
+	if (!host_ctx_ok(ctx, "suspend"))
 		return 0;
 	if ((t = chain_suspend(ctx)) == 0)
-		ctx_refuse(ctx, "suspend", "only inside a hook");
+		host_ctx_refuse(ctx, "suspend", "only inside a hook");
 	return t;
 }
 
@@ -520,10 +522,10 @@ host_dns_query(struct sluice_ctx *ctx, const char *name, enum sluice_dns_type ty
 {
 	struct host_req *r;
 
-	if (!ctx_ok(ctx, "dns_query") || cb == NULL || name == NULL)
+	if (!host_ctx_ok(ctx, "dns_query") || cb == NULL || name == NULL)
 		return -1;
 	if (ctx->s->w->dns == NULL) {
-		ctx_refuse(ctx, "dns_query", "DNS is not available");
+		host_ctx_refuse(ctx, "dns_query", "DNS is not available");
 		return -1;
 	}
 	r = req_new(ctx, REQ_DNS, (void *)cb, arg);
@@ -549,14 +551,16 @@ host_work(struct sluice_ctx *ctx, sluice_work_fn *fn, sluice_work_done_cb *done,
 {
 	struct host_req *r;
 
-	if (!ctx_ok(ctx, "work") || fn == NULL || done == NULL)
+	if (!host_ctx_ok(ctx, "work") || fn == NULL || done == NULL)
 		return -1;
 	r = req_new(ctx, REQ_WORK, (void *)done, arg);
-	r->h.job = workers_submit(host_srv->workers, ctx->s->w->base, fn, arg, work_done, r);
+	r->call = (struct host_work_call){ fn, arg, ctx->s->w };
+	r->h.job = workers_submit(host_srv->workers, ctx->s->w->base, host_work_run, &r->call,
+	                          work_done, r);
 	if (r->h.job == NULL) {
 		req_unlink(r);
 		free(r);
-		ctx_refuse(ctx, "work", "the worker pool is not running");
+		host_ctx_refuse(ctx, "work", "the worker pool is not running");
 		return -1;
 	}
 	return 0;
@@ -582,7 +586,7 @@ host_timer(struct sluice_ctx *ctx, unsigned ms, sluice_timer_cb *cb, void *arg)
 	struct host_req *r;
 	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 
-	if (!ctx_ok(ctx, "timer") || cb == NULL)
+	if (!host_ctx_ok(ctx, "timer") || cb == NULL)
 		return -1;
 	r = req_new(ctx, REQ_TIMER, (void *)cb, arg);
 	r->h.timer = evtimer_new(ctx->s->w->base, timer_fired, r);
@@ -605,7 +609,7 @@ store_done(void *arg, int status, const char *value)
 static int
 store_key_ok(struct sluice_ctx *ctx, const char *key, void *cb)
 {
-	if (!ctx_ok(ctx, "store") || cb == NULL || key == NULL || *key == '\0' || strlen(key) > 512)
+	if (!host_ctx_ok(ctx, "store") || cb == NULL || key == NULL || *key == '\0' || strlen(key) > 512)
 		return 0;
 	return 1;
 }
@@ -711,14 +715,14 @@ host_counter_add(struct sluice_ctx *ctx, const char *name, uint64_t delta)
 static void
 host_set_data(struct sluice_ctx *ctx, enum sluice_scope scope, void *data)
 {
-	if (ctx_ok(ctx, "set_data") && (scope == SLUICE_SCOPE_SESSION || scope == SLUICE_SCOPE_TX))
+	if (host_ctx_ok(ctx, "set_data") && (scope == SLUICE_SCOPE_SESSION || scope == SLUICE_SCOPE_TX))
 		ctx->data[scope] = data;
 }
 
 static void *
 host_get_data(struct sluice_ctx *ctx, enum sluice_scope scope)
 {
-	if (!ctx_ok(ctx, "get_data") || (scope != SLUICE_SCOPE_SESSION && scope != SLUICE_SCOPE_TX))
+	if (!host_ctx_ok(ctx, "get_data") || (scope != SLUICE_SCOPE_SESSION && scope != SLUICE_SCOPE_TX))
 		return NULL;
 	return ctx->data[scope];
 }
@@ -771,6 +775,9 @@ static const struct sluice_host table = {
 	.counter_add = host_counter_add,
 	.set_data = host_set_data,
 	.get_data = host_get_data,
+	.dns_query_wait = host_dns_query_wait,
+	.dns_answer_free = host_dns_answer_free,
+	.message_read = host_message_read,
 };
 
 const struct sluice_host *

@@ -313,6 +313,26 @@ message_header_get(const struct message *m, const char *name, size_t index)
 	return i >= 0 ? m->fields[i].value : NULL;
 }
 
+size_t
+message_fields_remove(struct message *m, int (*match)(const char *name, const char *value, void *arg),
+                      void *arg)
+{
+	size_t kept = 0, n = m->nfields;
+
+	for (size_t i = 0; i < n; i++) {
+		struct field *f = &m->fields[i];
+		if (f->name[0] != '\0' && match(f->name, f->value, arg)) {
+			free(f->name);
+			free(f->value);
+			free(f->wire);
+			continue;
+		}
+		m->fields[kept++] = *f;
+	}
+	m->nfields = kept;
+	return n - kept;
+}
+
 /* ------------------------------------------------------------ header edits */
 
 static int

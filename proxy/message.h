@@ -64,6 +64,14 @@ size_t message_header_count(const struct message *m, const char *name);
 /* The index-th (1-based) field called name, or NULL. */
 const char *message_header_get(const struct message *m, const char *name, size_t index);
 
+/* Forget the received fields for which match(name, value, arg) answers 1: no
+ * read sees them and they are not sent (as if they never arrived). For fields
+ * nobody may see, such as a forged Authentication-Results (RFC 8601 section 5);
+ * call right after message_parse, before any edit (positions and indexes count
+ * the fields that are left). Returns how many were removed. */
+size_t message_fields_remove(struct message *m, int (*match)(const char *name, const char *value, void *arg),
+                             void *arg);
+
 /* ---- header edits. Name: printable ASCII (33..126) without ':'; value: no CR,
  * LF or NUL, except "\n\t" to fold (becomes CRLF TAB; a folded line must hold
  * more than white space); each line of the result at most MESSAGE_LINE_MAX

@@ -15,7 +15,7 @@ extern "C" {
 
 /* Bumped whenever struct sluice_filter or struct sluice_host change in a way an
  * already built filter would misread. The loader accepts only an exact match. */
-#define SLUICE_FILTER_ABI_VERSION 1
+#define SLUICE_FILTER_ABI_VERSION 2
 
 struct sluice_host;
 

@@ -151,7 +151,57 @@ struct sluice_host {
 	 * what they point to, in close and reset). */
 	void (*set_data)(struct sluice_ctx *ctx, enum sluice_scope scope, void *data);
 	void *(*get_data)(struct sluice_ctx *ctx, enum sluice_scope scope);
+
+	/* ---- added in ABI version 2 */
+
+	/* From a work function only (a worker thread, inside fn): look name up
+	 * through the resolver dns_query uses (the same servers, dns_local_data and
+	 * caches) and wait for the answer, at most dns_timeout plus a second. For
+	 * libraries whose DNS layer is synchronous (libspf2). Returns an answer
+	 * (status tells the outcome; SLUICE_ASYNC_TIMEOUT when the wait ran out)
+	 * that the caller frees with dns_answer_free, or NULL when the lookup could
+	 * not be made (not on a worker thread, bad name or type, shutting down). */
+	struct sluice_dns_answer *(*dns_query_wait)(const char *name, enum sluice_dns_type type);
+	void (*dns_answer_free)(struct sluice_dns_answer *answer);
+
+	/* The message as it will go to the backend, with every edit made so far
+	 * (filters earlier in the chain, and your own): header fields, the empty
+	 * line, the body; canonical CRLF, not dot-stuffed; without the trace and
+	 * result headers sluice adds itself at the very end (its Received and
+	 * Authentication-Results). eom hook only (or while eom is pending). cb is
+	 * called with consecutive chunks of any size until the end, or until it
+	 * returns non-zero, before message_read returns. Returns 0, or -1 (wrong
+	 * phase, the spool could not be read). For a signer placed last in the
+	 * chain (DKIM). */
+	int (*message_read)(struct sluice_ctx *ctx,
+	                    int (*cb)(void *arg, const unsigned char *data, size_t len), void *arg);
 };
+
+/*
+ * Authentication-Results (RFC 8601): sluice writes one header itself, at the end
+ * of the message, when some filter left a result and `authserv_id` is not
+ * "none". A filter contributes its method's results with a transaction note
+ * whose key starts with "auth-results." (the rest is free, e.g.
+ * "auth-results.spf"), whose value is one or more resinfo clauses joined with
+ * "; " (e.g. "spf=pass smtp.mailfrom=example.org"). Clauses appear in the order
+ * the notes were first set. Authentication-Results fields that arrive with the
+ * message and name our authserv-id are removed before any filter sees the
+ * message (RFC 8601 section 5).
+ *
+ * Notes the sender-authentication filters leave for each other (transaction
+ * scope, values lower case):
+ *   spf.result      pass|fail|softfail|neutral|none|temperror|permerror
+ *                   (for the MAIL FROM identity; for a null sender the HELO one)
+ *   spf.domain      the domain checked
+ *   spf.scope       "mfrom" or "helo"
+ *   spf.helo_result the HELO identity's result (session scope)
+ *   dkim.count      signatures evaluated (integer)
+ *   dkim.N.result   pass|fail|neutral|temperror|permerror|policy, N = 1..count
+ *   dkim.N.domain   its d=
+ *   dkim.N.selector its s=
+ *   dmarc.result    pass|fail|none|temperror|permerror
+ *   dmarc.policy    none|quarantine|reject (the policy applied)
+ */
 
 #ifdef __cplusplus
 }

@@ -40,6 +40,11 @@
  *                              "X-Probe-DNS: STATUS [first record]" at eom
  *   store_incr = key           counter +1; "X-Probe-Count: N" at eom
  *   work = yes                 host->work returns a string; "X-Probe-Work: ..."
+ *   work_dns = name TYPE       work = yes, and the work function looks name up
+ *                              with dns_query_wait: "X-Probe-Work: STATUS [first
+ *                              record]"
+ *   message_read = yes         at eom (at = eom): read the message with
+ *                              message_read; "X-Probe-Read: N" (octets read)
  *   score = 1.5 reason         score_add at the phase
  *
  * Asynchronous requests (dns, store_incr, work) make the hook pending; when the
@@ -73,7 +78,9 @@ struct probe {
 	int resume_verdict;
 	char reply_code[4], reply_ecode[16], reply_text[400];
 	unsigned resume_after_ms, late_resume_ms;
-	int never_resume, work;
+	int never_resume, work, message_read;
+	char *work_dns_name;
+	enum sluice_dns_type work_dns_type;
 	char *header_add_name, *header_add_value;
 	size_t header_insert_pos;
 	char *header_insert_name, *header_insert_value;
@@ -204,8 +211,29 @@ probe_free(struct probe *p)
 	free(p->sender_change); free(p->rcpt_add); free(p->rcpt_delete); free(p->body_replace);
 	free(p->note_set_key); free(p->note_set_value);
 	free(p->note_expect_key); free(p->note_expect_value);
-	free(p->dns_name); free(p->store_key); free(p->score_reason); free(p->sender_is);
+	free(p->dns_name); free(p->work_dns_name); free(p->store_key); free(p->score_reason); free(p->sender_is);
 	free(p);
+}
+
+/* "NAME TYPE" into a copy of the name and the type; -1 when malformed. */
+static int
+parse_dns(const char *v, char **name_r, enum sluice_dns_type *type_r)
+{
+	static const struct { const char *n; enum sluice_dns_type t; } types[] = {
+		{ "A", SLUICE_DNS_A }, { "AAAA", SLUICE_DNS_AAAA }, { "MX", SLUICE_DNS_MX },
+		{ "TXT", SLUICE_DNS_TXT }, { "PTR", SLUICE_DNS_PTR },
+	};
+	char name[256], type[8];
+
+	if (sscanf(v, "%255s %7s", name, type) != 2)
+		return -1;
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (strcasecmp(type, types[i].n) == 0) {
+			*type_r = types[i].t;
+			*name_r = strdup(name);
+			return *name_r != NULL ? 0 : -1;
+		}
+	return -1;
 }
 
 static int
@@ -252,6 +280,13 @@ probe_init(const struct sluice_host *host, struct sluice_filter_config *cfg, voi
 		p->never_resume = strcasecmp(v, "yes") == 0;
 	if ((v = host->config_get(cfg, "work")) != NULL)
 		p->work = strcasecmp(v, "yes") == 0;
+	if ((v = host->config_get(cfg, "message_read")) != NULL)
+		p->message_read = strcasecmp(v, "yes") == 0;
+	if ((v = host->config_get(cfg, "work_dns")) != NULL &&
+	    parse_dns(v, &p->work_dns_name, &p->work_dns_type) < 0) {
+		host->config_error(cfg, "work_dns", "want \"NAME A|AAAA|MX|TXT|PTR\"");
+		errors++;
+	}
 	if ((v = host->config_get(cfg, "header_add")) != NULL &&
 	    split_field(v, 1, &p->header_add_name, &p->header_add_value) < 0) {
 		host->config_error(cfg, "header_add", "want \"Name: value\"");
@@ -313,24 +348,9 @@ probe_init(const struct sluice_host *host, struct sluice_filter_config *cfg, voi
 		host->config_error(cfg, "note_expect", "want KEY=VALUE");
 		errors++;
 	}
-	if ((v = host->config_get(cfg, "dns")) != NULL) {
-		static const struct { const char *n; enum sluice_dns_type t; } types[] = {
-			{ "A", SLUICE_DNS_A }, { "AAAA", SLUICE_DNS_AAAA }, { "MX", SLUICE_DNS_MX },
-			{ "TXT", SLUICE_DNS_TXT }, { "PTR", SLUICE_DNS_PTR },
-		};
-		char name[256], type[8];
-		int ok = 0;
-		if (sscanf(v, "%255s %7s", name, type) == 2)
-			for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
-				if (strcasecmp(type, types[i].n) == 0) {
-					p->dns_type = types[i].t;
-					p->dns_name = strdup(name);
-					ok = 1;
-				}
-		if (!ok) {
-			host->config_error(cfg, "dns", "want \"NAME A|AAAA|MX|TXT|PTR\"");
-			errors++;
-		}
+	if ((v = host->config_get(cfg, "dns")) != NULL && parse_dns(v, &p->dns_name, &p->dns_type) < 0) {
+		host->config_error(cfg, "dns", "want \"NAME A|AAAA|MX|TXT|PTR\"");
+		errors++;
 	}
 	p->store_key = dupstr(host->config_get(cfg, "store_incr"));
 	p->sender_is = dupstr(host->config_get(cfg, "sender_is"));
@@ -441,9 +461,20 @@ store_cb(struct sluice_ctx *ctx, void *arg, enum sluice_async_status st, const c
 static void *
 work_fn(void *arg)
 {
-	(void)arg;
+	const struct probe *p = arg;
+	struct sluice_dns_answer *a;
+	char text[512];
+
 	H->log_global(SLUICE_LOG_DEBUG, "probe: work function running");
-	return strdup("done in a worker thread");
+	if (p->work_dns_name == NULL)
+		return strdup("done in a worker thread");
+	a = H->dns_query_wait(p->work_dns_name, p->work_dns_type);
+	if (a == NULL)
+		return strdup("refused");
+	snprintf(text, sizeof(text), "%s%s%s", status_name(a->status), a->count > 0 ? " " : "",
+	         a->count > 0 ? a->records[0] : "");
+	H->dns_answer_free(a);
+	return strdup(text);
 }
 
 static void
@@ -498,6 +529,15 @@ late_timer_cb(struct sluice_ctx *ctx, void *arg, enum sluice_async_status st)
 		H->log(ctx, SLUICE_LOG_INFO, "probe: late resume returned %d", rc);
 	}
 	free(l);
+}
+
+/* message_read's callback: count the octets. */
+static int
+count_cb(void *arg, const unsigned char *data, size_t len)
+{
+	(void)data;
+	*(size_t *)arg += len;
+	return 0;
 }
 
 /* ------------------------------------------------------------ the phase */
@@ -676,6 +716,16 @@ probe_eom(struct sluice_ctx *ctx, void *self)
 		H->rcpt_delete(ctx, p->rcpt_delete);
 	if (p->body_replace != NULL)
 		H->body_replace(ctx, p->body_replace, strlen(p->body_replace));
+	if (p->message_read) {
+		size_t octets = 0;
+		char text[32];
+
+		if (H->message_read(ctx, count_cb, &octets) == 0)
+			snprintf(text, sizeof(text), "%zu", octets);
+		else
+			snprintf(text, sizeof(text), "refused");
+		H->header_add(ctx, "X-Probe-Read", text);
+	}
 	return probe_phase(ctx, p, P_EOM);
 }
 

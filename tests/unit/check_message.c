@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "message.h"
@@ -401,6 +402,39 @@ START_TEST(test_edits_same_name)
 	/* A change after a delete brings the field back. */
 	ck_assert_int_eq(message_header_change(m, "Received", 2, "two", NULL), 0);
 	check_output(m, BYTES(PREFIX), BYTES(want));
+	message_free(&m);
+	spool_free(&sp);
+}
+END_TEST
+
+/* message_fields_remove's test: names starting with "X-Drop". */
+static int
+drop_match(const char *name, const char *value, void *arg)
+{
+	(void)value;
+	return strncasecmp(name, arg, strlen(arg)) == 0;
+}
+
+/* Removed fields are neither read nor sent; indexes and positions afterwards
+ * count the fields that are left; a folded field goes whole. */
+START_TEST(test_fields_remove)
+{
+	static const char in[] = "X-Drop: 1\r\nA: a\r\nx-drop-too: 2\r\n\tfolded\r\nB: b\r\n\r\nbody\r\n";
+	static const char want[] = PREFIX "A: a\r\nI: i\r\nB: changed\r\n\r\nbody\r\n";
+	uint64_t hs;
+	struct spool *sp = make_spool(BYTES(in), 4096, &hs);
+	struct message *m = message_new(tmpdir, 4096);
+
+	ck_assert_int_eq(message_parse(m, sp, hs), 0);
+	ck_assert_uint_eq(message_fields_remove(m, drop_match, "X-Drop"), 2);
+	ck_assert_uint_eq(message_nfields(m), 2);
+	ck_assert_str_eq(message_field_name(m, 0), "A");
+	ck_assert_uint_eq(message_header_count(m, "X-Drop"), 0);
+	ck_assert_ptr_null(message_header_get(m, "x-drop-too", 1));
+	ck_assert_int_eq(message_header_insert(m, 1, "I", "i", NULL), 0);
+	ck_assert_int_eq(message_header_change(m, "B", 1, "changed", NULL), 0);
+	check_output(m, BYTES(PREFIX), BYTES(want));
+	ck_assert_uint_eq(message_fields_remove(m, drop_match, "X-Drop"), 0);
 	message_free(&m);
 	spool_free(&sp);
 }
@@ -867,6 +901,7 @@ message_suite(void)
 	tcase_add_test(tc, test_edits_combined);
 	tcase_add_test(tc, test_edits_same_name);
 	tcase_add_test(tc, test_edits_no_header);
+	tcase_add_test(tc, test_fields_remove);
 	tcase_add_test(tc, test_change_same_value);
 	tcase_add_loop_test(tc, test_refusals, 0, ARRAY_LEN(refuse_cases));
 	tcase_add_test(tc, test_change_missing);
