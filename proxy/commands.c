@@ -12,6 +12,7 @@
 #include "commands.h"
 #include "config.h"
 #include "content.h"
+#include "identity.h"
 #include "log.h"
 #include "relay.h"
 #include "session.h"
@@ -70,13 +71,6 @@ cmd_auth(struct session *s)
 	session_error(s, "503 5.5.1 Error: authentication not enabled");
 }
 
-static void
-cmd_identity(struct session *s)
-{
-	/* A client's own XCLIENT/XFORWARD is never believed nor forwarded. */
-	log_info(s->sid, "refused %s from [%s]", smtp_verb_name(s->cmd.verb), s->addr);
-	session_error(s, "550 5.7.0 Error: insufficient authorization");
-}
 
 static void
 cmd_unknown(struct session *s)
@@ -146,6 +140,11 @@ cmd_helo_done(struct session *s, const struct chain_result *res)
 	if (tls_session_offer(s)) {
 		s->offered |= SMTP_CAP_STARTTLS;
 		session_reply(s, "250-STARTTLS");
+	}
+	if (s->trusted) {
+		/* Only for the listener's trusted peers (a proxy or filter in front). */
+		session_reply(s, "250-XCLIENT NAME ADDR PORT PROTO HELO LOGIN");
+		session_reply(s, "250-XFORWARD NAME ADDR PORT PROTO HELO");
 	}
 	session_reply(s, "250-ENHANCEDSTATUSCODES");
 	session_reply(s, "250 CHUNKING");
@@ -588,8 +587,8 @@ static const struct command command_table[SMTP_VERB_COUNT] = {
 	[SMTP_VERB_HELP] = { SMTP_VERB_HELP, 0, cmd_help },
 	[SMTP_VERB_STARTTLS] = { SMTP_VERB_STARTTLS, 0, tls_session_starttls },
 	[SMTP_VERB_AUTH] = { SMTP_VERB_AUTH, 0, cmd_auth },
-	[SMTP_VERB_XCLIENT] = { SMTP_VERB_XCLIENT, 0, cmd_identity },
-	[SMTP_VERB_XFORWARD] = { SMTP_VERB_XFORWARD, 0, cmd_identity },
+	[SMTP_VERB_XCLIENT] = { SMTP_VERB_XCLIENT, 0, identity_command },
+	[SMTP_VERB_XFORWARD] = { SMTP_VERB_XFORWARD, 0, identity_command },
 	[SMTP_VERB_ETRN] = { SMTP_VERB_ETRN, 0, cmd_not_implemented },
 	[SMTP_VERB_TURN] = { SMTP_VERB_TURN, 0, cmd_not_implemented },
 	[SMTP_VERB_PROXY] = { SMTP_VERB_PROXY, 0, cmd_unknown },

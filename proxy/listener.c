@@ -71,9 +71,10 @@ conn_limits_free(struct conn_limits **clp)
 }
 
 /* Count one connection: in the total unless !total, and for sa's address unless
- * sa is NULL. 0, or -1 with nothing counted and *per_ip_r telling which limit. */
+ * sa is NULL; the limits apply when check is set. 0, or -1 with nothing counted
+ * and *per_ip_r telling which limit. */
 static int
-limits_enter(struct server *srv, const struct sockaddr *sa, int total, int *per_ip_r)
+limits_enter(struct server *srv, const struct sockaddr *sa, int total, int check, int *per_ip_r)
 {
 	struct conn_limits *cl = srv->limits;
 	unsigned char key[16];
@@ -91,9 +92,9 @@ limits_enter(struct server *srv, const struct sockaddr *sa, int total, int *per_
 		for (e = cl->buckets[h]; e != NULL; e = e->next)
 			if (memcmp(e->key, key, 16) == 0)
 				break;
-	if (total && srv->cfg->max_connections && cl->total >= srv->cfg->max_connections) {
+	if (check && total && srv->cfg->max_connections && cl->total >= srv->cfg->max_connections) {
 		rc = -1;
-	} else if (srv->cfg->max_connections_per_ip && e != NULL &&
+	} else if (check && srv->cfg->max_connections_per_ip && e != NULL &&
 	           e->count >= srv->cfg->max_connections_per_ip) {
 		rc = -1;
 		*per_ip_r = 1;
@@ -116,7 +117,7 @@ limits_enter(struct server *srv, const struct sockaddr *sa, int total, int *per_
 int
 conn_limits_enter(struct server *srv, const struct sockaddr *sa, int *per_ip_r)
 {
-	return limits_enter(srv, sa, 1, per_ip_r);
+	return limits_enter(srv, sa, 1, 1, per_ip_r);
 }
 
 int
@@ -124,7 +125,7 @@ conn_limits_enter_ip(struct server *srv, const struct sockaddr *sa)
 {
 	int per_ip;
 
-	return limits_enter(srv, sa, 0, &per_ip);
+	return limits_enter(srv, sa, 0, 1, &per_ip);
 }
 
 void
@@ -151,6 +152,15 @@ conn_limits_leave(struct server *srv, const struct sockaddr *sa)
 		}
 	}
 	pthread_mutex_unlock(&cl->lock);
+}
+
+void
+conn_limits_move(struct server *srv, const struct sockaddr *from, const struct sockaddr *to)
+{
+	int per_ip;
+
+	conn_limits_leave(srv, from);
+	(void)limits_enter(srv, to, 1, 0, &per_ip);
 }
 
 /* Refuse without a session: one reply on a fresh socket never blocks. */

@@ -25,5 +25,9 @@ int conn_limits_enter_ip(struct server *srv, const struct sockaddr *sa);
 /* Uncount a connection: the total, and sa's address unless sa is NULL (it must
  * be NULL exactly when the address was not counted). Thread-safe. */
 void conn_limits_leave(struct server *srv, const struct sockaddr *sa);
+/* A session's client changed (a trusted client's XCLIENT): its per-IP count
+ * moves from from to to, without checking the limit (the trusted peer's
+ * connection is already counted). */
+void conn_limits_move(struct server *srv, const struct sockaddr *from, const struct sockaddr *to);
 
 #endif

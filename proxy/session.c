@@ -16,6 +16,7 @@
 #include "chain.h"
 #include "commands.h"
 #include "config.h"
+#include "config_addr.h"
 #include "content.h"
 #include "listener.h"
 #include "log.h"
@@ -309,7 +310,7 @@ session_dns_cb(void *arg, enum dns_status status, const char *name)
 }
 
 /* The client's address: peer, addr (IPv4-mapped shown as IPv4), port, ipv6. */
-static void
+void
 session_set_peer(struct session *s, const struct sockaddr *sa, socklen_t salen)
 {
 	memset(&s->peer, 0, sizeof(s->peer));
@@ -333,13 +334,15 @@ session_set_peer(struct session *s, const struct sockaddr *sa, socklen_t salen)
 }
 
 /* The client is known: its name, then the connect filters, then the greeting. */
-static void
-session_begin(struct session *s)
+void
+session_begin(struct session *s, const char *name)
 {
 	/* A greeting deadline too: DNS and connect filters are bounded by it. */
 	timer_arm(s, s->cfg->timeout_command);
 	strlcpy_s(s->name, "unknown", sizeof(s->name));
-	if (s->w->dns != NULL) {
+	if (name != NULL) {
+		session_dns_cb(s, DNS_STATUS_OK, name);
+	} else if (s->w->dns != NULL) {
 		s->dns_pending = 1;
 		struct dns_query *q = dns_client_name(s->w->dns, (const struct sockaddr *)&s->peer,
 		                                      session_dns_cb, s);
@@ -398,7 +401,7 @@ session_proxy_input(struct session *s)
 	if (s->lcfg->tls_mode == CONFIG_TLS_IMPLICIT)
 		session_tls_start(s);
 	else
-		session_begin(s);
+		session_begin(s, NULL);
 }
 
 void
@@ -414,6 +417,7 @@ session_new(struct worker *w, int fd, const struct sockaddr *sa, socklen_t salen
 	s->listener = l->name;
 	s->start_ms = now_ms();
 	session_set_peer(s, sa, salen);
+	s->trusted = config_cidr_match(l->trusted, l->ntrusted, sa);
 	strlcpy_s(s->name, "unknown", sizeof(s->name));
 
 	s->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
@@ -435,7 +439,7 @@ session_new(struct worker *w, int fd, const struct sockaddr *sa, socklen_t salen
 	if (l->tls_mode == CONFIG_TLS_IMPLICIT)
 		session_tls_start(s);
 	else
-		session_begin(s);
+		session_begin(s, NULL);
 }
 
 void
@@ -518,7 +522,7 @@ session_event_cb(struct bufferevent *bev, short what, void *arg)
 		/* The TLS handshake is done: greet (implicit TLS) or wait for EHLO. */
 		if (s->lcfg->tls_mode == CONFIG_TLS_IMPLICIT && s->ncommands == 0) {
 			session_set_state(s, S_GREETING);
-			session_begin(s);
+			session_begin(s, NULL);
 		} else {
 			session_done(s);
 		}

@@ -68,6 +68,8 @@ struct session {
 	const struct config_listener *lcfg;
 	char proxy_addr[72];
 	int limit_ip;
+	int trusted;              /* the connection's peer is in the listener's trusted
+	                           * list: it may send XCLIENT and XFORWARD */
 
 	char name[256];           /* verified client name, "unknown" when none */
 	enum dns_status name_status;
@@ -163,6 +165,13 @@ void session_done(struct session *s);
 void session_content_begin(struct session *s, enum smtp_data_mode mode);
 /* Read content now (st is S_DATA or S_BDAT), under the data timeout and rate. */
 void session_content_read(struct session *s, enum session_state st);
+
+/* The client's address from sa: peer, addr (IPv4-mapped shown as IPv4), port. */
+void session_set_peer(struct session *s, const struct sockaddr *sa, socklen_t salen);
+/* Who the client is, then the connect filters, then the greeting (at accept, and
+ * again after a trusted client's XCLIENT). name: the client's name as given, or
+ * NULL to look it up. */
+void session_begin(struct session *s, const char *name);
 
 struct transaction *session_tx_new(struct session *s, const char *sender, size_t len);
 void session_tx_add_rcpt(struct session *s, const char *rcpt, size_t len);

@@ -28,4 +28,28 @@ struct client_identity {
 size_t xclient_build(const struct client_identity *id, unsigned attrs,
                      char lines[][SMTP_COMMAND_MAX], size_t max_lines);
 
+/* A trusted client's own XCLIENT or XFORWARD arguments, decoded. Attributes
+ * not given keep their bit clear in set; a value of [UNAVAILABLE] or
+ * [TEMPUNAVAIL] sets the bit in set and in unavailable, with an empty string. */
+struct xclient_attrs {
+	unsigned set;             /* enum smtp_xclient_attr bits given */
+	unsigned unavailable;
+	char name[256];
+	char addr[64];            /* without "IPV6:" */
+	int ipv6;
+	unsigned port;
+	int esmtp;
+	char helo[256];
+	char login[256];
+};
+
+/* Parse the arguments after the verb: "ATTR=xtext" separated by spaces. XCLIENT
+ * takes NAME ADDR PORT PROTO HELO LOGIN DESTADDR DESTPORT; XFORWARD (xforward
+ * set) NAME ADDR PORT PROTO HELO IDENT SOURCE. Attribute names are
+ * case-insensitive; DEST*, IDENT and SOURCE are checked and ignored. Returns 0,
+ * or -1 with *why_r a static reason (an unknown attribute, bad xtext, a bad
+ * address, port, protocol or name, nothing given). */
+int xclient_parse(const char *args, size_t len, int xforward, struct xclient_attrs *a,
+                  const char **why_r);
+
 #endif

@@ -90,6 +90,67 @@ START_TEST(test_value_too_long_left_out)
 }
 END_TEST
 
+/* ---- a trusted client's own XCLIENT / XFORWARD (Postfix XCLIENT_README:
+ * attribute=xtext, [UNAVAILABLE] and [TEMPUNAVAIL], IPV6: prefix). */
+static const struct {
+	const char *args;
+	int xforward, ok;
+	unsigned set, unavailable;
+	const char *name, *addr, *helo, *login;
+	int ipv6;
+	unsigned port;
+} parse_cases[] = {
+	{ "ADDR=192.0.2.7 NAME=mail.example.org PORT=2525 PROTO=ESMTP HELO=mail.example.org", 0, 1,
+	  SMTP_XCLIENT_ADDR | SMTP_XCLIENT_NAME | SMTP_XCLIENT_PORT | SMTP_XCLIENT_PROTO | SMTP_XCLIENT_HELO, 0,
+	  "mail.example.org", "192.0.2.7", "mail.example.org", "", 0, 2525 },
+	{ "addr=IPV6:2001:db8::7 login=alice+40example.org", 0, 1,
+	  SMTP_XCLIENT_ADDR | SMTP_XCLIENT_LOGIN, 0, "", "2001:db8::7", "", "alice@example.org", 1, 0 },
+	{ "NAME=[UNAVAILABLE] ADDR=198.51.100.1", 0, 1, SMTP_XCLIENT_NAME | SMTP_XCLIENT_ADDR,
+	  SMTP_XCLIENT_NAME, "", "198.51.100.1", "", "", 0, 0 },
+	{ "NAME=[TEMPUNAVAIL]", 0, 1, SMTP_XCLIENT_NAME, SMTP_XCLIENT_NAME, "", "", "", "", 0, 0 },
+	{ "HELO=a+20b", 0, 0, 0, 0, NULL, NULL, NULL, NULL, 0, 0 },          /* space in HELO */
+	{ "ADDR=192.0.2.300", 0, 0, 0, 0, NULL, NULL, NULL, NULL, 0, 0 },
+	{ "ADDR=IPV6:192.0.2.1", 0, 0, 0, 0, NULL, NULL, NULL, NULL, 0, 0 },
+	{ "PORT=65536", 0, 0, 0, 0, NULL, NULL, NULL, NULL, 0, 0 },
+	{ "PORT=-1", 0, 0, 0, 0, NULL, NULL, NULL, NULL, 0, 0 },
+	{ "PROTO=LMTP", 0, 0, 0, 0, NULL, NULL, NULL, NULL, 0, 0 },
+	{ "NAME=bad_name!", 0, 0, 0, 0, NULL, NULL, NULL, NULL, 0, 0 },
+	{ "FOO=bar", 0, 0, 0, 0, NULL, NULL, NULL, NULL, 0, 0 },
+	{ "ADDR", 0, 0, 0, 0, NULL, NULL, NULL, NULL, 0, 0 },
+	{ "=x", 0, 0, 0, 0, NULL, NULL, NULL, NULL, 0, 0 },
+	{ "", 0, 0, 0, 0, NULL, NULL, NULL, NULL, 0, 0 },
+	{ "LOGIN=a+0Ab", 0, 0, 0, 0, NULL, NULL, NULL, NULL, 0, 0 },        /* LF by xtext */
+	{ "LOGIN=a+zz", 0, 0, 0, 0, NULL, NULL, NULL, NULL, 0, 0 },         /* bad xtext */
+	{ "LOGIN=alice", 1, 0, 0, 0, NULL, NULL, NULL, NULL, 0, 0 },        /* not XFORWARD's */
+	{ "IDENT=abc SOURCE=REMOTE ADDR=192.0.2.8", 1, 1, SMTP_XCLIENT_ADDR | SMTP_XCLIENT_DESTADDR |
+	  SMTP_XCLIENT_DESTPORT, 0, "", "192.0.2.8", "", "", 0, 0 },
+	{ "IDENT=abc", 0, 0, 0, 0, NULL, NULL, NULL, NULL, 0, 0 },          /* not XCLIENT's */
+};
+
+START_TEST(test_parse)
+{
+	struct xclient_attrs a;
+	const char *why = NULL;
+	int rc = xclient_parse(parse_cases[_i].args, strlen(parse_cases[_i].args),
+	                       parse_cases[_i].xforward, &a, &why);
+
+	ck_assert_msg((rc == 0) == parse_cases[_i].ok, "case %d \"%s\": rc %d (%s)", _i,
+	              parse_cases[_i].args, rc, why ? why : "");
+	if (rc < 0) {
+		ck_assert_ptr_nonnull(why);
+		return;
+	}
+	ck_assert_uint_eq(a.set, parse_cases[_i].set);
+	ck_assert_uint_eq(a.unavailable, parse_cases[_i].unavailable);
+	ck_assert_str_eq(a.name, parse_cases[_i].name);
+	ck_assert_str_eq(a.addr, parse_cases[_i].addr);
+	ck_assert_str_eq(a.helo, parse_cases[_i].helo);
+	ck_assert_str_eq(a.login, parse_cases[_i].login);
+	ck_assert_int_eq(a.ipv6, parse_cases[_i].ipv6);
+	ck_assert_uint_eq(a.port, parse_cases[_i].port);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -100,6 +161,7 @@ main(void)
 	tcase_add_loop_test(tc, test_lines, 0, sizeof(cases) / sizeof(cases[0]));
 	tcase_add_test(tc, test_long_values_split);
 	tcase_add_test(tc, test_value_too_long_left_out);
+	tcase_add_loop_test(tc, test_parse, 0, sizeof(parse_cases) / sizeof(parse_cases[0]));
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_ENV);
