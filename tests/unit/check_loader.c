@@ -112,7 +112,7 @@ static const struct error_case {
 	const char *want_msg;            /* "@S@" = the stub directory */
 } error_cases[] = {
 	{ "[filter a]\nmodule = @S@/stub_badabi.so\n", 1,
-	  "t.conf:2: @S@/stub_badabi.so: filter ABI version 42, sluiced expects 1\n" },
+	  "t.conf:2: @S@/stub_badabi.so: filter ABI version 43, sluiced expects 2\n" },
 	{ "[filter a]\nmodule = @S@/stub_badsize.so\n", 1,
 	  "t.conf:2: @S@/stub_badsize.so: filter descriptor of " },
 	{ "[filter a]\nmodule = @S@/stub_noname.so\n", 1,
