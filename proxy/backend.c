@@ -100,6 +100,33 @@ backend_set_caps(struct backend *b, const struct smtp_caps *caps)
 }
 
 int
+backend_reuse_ok(struct backend *b, int xclient)
+{
+	uint64_t now = now_ms();
+	int ok;
+
+	pthread_mutex_lock(&b->lock);
+	ok = (b->down_until_ms == 0 || b->down_until_ms <= now) && !(xclient && b->xclient_reuse_refused);
+	pthread_mutex_unlock(&b->lock);
+	return ok;
+}
+
+void
+backend_refuse_reuse(struct backend *b, const char *why)
+{
+	int first;
+
+	pthread_mutex_lock(&b->lock);
+	first = !b->xclient_reuse_refused;
+	b->xclient_reuse_refused = 1;
+	pthread_mutex_unlock(&b->lock);
+	if (first)
+		log_warning(NULL, "backend %s %s; its connections are no longer kept for reuse "
+		            "(Postfix: the clients must match smtpd_authorized_xclient_hosts; "
+		            "see backend_pool in doc/operations.md)", b->cfg->addr.text, why);
+}
+
+int
 backend_get_caps(struct backend *b, struct smtp_caps *caps_r)
 {
 	int known;

@@ -22,6 +22,7 @@ struct backend {
 	uint64_t down_until_ms;   /* 0 = up; else skipped until this monotonic time */
 	int caps_known;
 	struct smtp_caps caps;
+	int xclient_reuse_refused; /* refused XCLIENT on a reused connection: pool none */
 	char why[128];            /* last failure, for logs */
 };
 
@@ -44,6 +45,14 @@ int backend_pool_next(struct backend_pool *pool, size_t start);
 void backend_mark_down(struct backend *b, const char *why);
 void backend_mark_up(struct backend *b);
 void backend_set_caps(struct backend *b, const struct smtp_caps *caps);
+
+/* Whether a connection to b may be kept idle for another client: b is not marked
+ * down and, for a connection that carries an XCLIENT identity (xclient), b never
+ * refused XCLIENT on a reused connection. */
+int backend_reuse_ok(struct backend *b, int xclient);
+/* b refused XCLIENT on a reused connection (why: its reply): its XCLIENT
+ * connections are not pooled any more, until restart; logged once at warning. */
+void backend_refuse_reuse(struct backend *b, const char *why);
 
 /* This backend's capabilities when known (returns 1), else 0. */
 int backend_get_caps(struct backend *b, struct smtp_caps *caps_r);

@@ -1,8 +1,10 @@
 /* relay.c - the backend leg once open: lifecycle, I/O callbacks, replies, commands, DATA
- * streaming, envelope replay, every failure mapped to a 4xx. Opening: relay_open.c. */
+ * streaming, envelope replay, every failure mapped to a 4xx, and what makes a
+ * connection clean for reuse. Opening: relay_open.c; the idle pool: relay_pool.c. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
@@ -13,6 +15,7 @@
 #include "log.h"
 #include "relay.h"
 #include "relay_int.h"
+#include "relay_pool.h"
 #include "smtp_data.h"
 #include "util.h"
 
@@ -93,6 +96,9 @@ relay_close(struct relay *r)
 	relay_set_state(r, R_CLOSED);
 	r->bidx = -1;
 	xsnprintf(r->name, sizeof(r->name), "-");
+	/* What reuse knows belongs to the connection (no_reuse to the relay). */
+	r->uses = r->errors = r->nrset = 0;
+	r->tx_open = r->xclient_used = r->reusing = 0;
 }
 
 void
@@ -112,7 +118,10 @@ relay_send(struct relay *r, const char *line, size_t len)
 	struct evbuffer *out = bufferevent_get_output(r->bev);
 	ssize_t n = 0;
 
-	log_debug(r->sid, "backend %s < %.*s", r->name, (int)len, line);
+	if (r->auth_line)   /* credentials are never logged */
+		log_debug(r->sid, "backend %s < (AUTH exchange, %zu octets)", r->name, len);
+	else
+		log_debug(r->sid, "backend %s < %.*s", r->name, (int)len, line);
 	if (len > SMTP_COMMAND_MAX - 2)
 		len = SMTP_COMMAND_MAX - 2;
 	memcpy(buf, line, len);
@@ -139,11 +148,23 @@ relay_new(struct event_base *base, struct backend_pool *pool, const struct confi
 	r->cfg = cfg;
 	strlcpy_s(r->sid, sid ? sid : "-", sizeof(r->sid));
 	r->bidx = -1;
+	r->idle_pool = relay_pool_current(base);
 	r->done_ev = event_new(base, -1, 0, relay_done_cb, r);
 	if (r->done_ev == NULL)
 		abort();
 	xsnprintf(r->name, sizeof(r->name), "-");
 	return r;
+}
+
+void
+relay_quit(struct relay *r)
+{
+	if (r->bev != NULL && evbuffer_get_length(bufferevent_get_output(r->bev)) == 0) {
+		/* Best effort, never waits: an idle socket's send buffer takes six octets. */
+		evutil_socket_t fd = bufferevent_getfd(r->bev);
+		if (send(fd, "QUIT\r\n", 6, MSG_NOSIGNAL | MSG_DONTWAIT) == 6)
+			log_debug(r->sid, "backend %s < QUIT", r->name);
+	}
 }
 
 void
@@ -154,13 +175,8 @@ relay_free(struct relay **rp)
 	if (r == NULL)
 		return;
 	*rp = NULL;
-	if (r->bev != NULL && r->state == R_READY &&
-	    evbuffer_get_length(bufferevent_get_output(r->bev)) == 0) {
-		/* Best effort, never waits: an idle socket's send buffer takes six octets. */
-		evutil_socket_t fd = bufferevent_getfd(r->bev);
-		if (send(fd, "QUIT\r\n", 6, MSG_NOSIGNAL | MSG_DONTWAIT) == 6)
-			log_debug(r->sid, "backend %s < QUIT", r->name);
-	}
+	if (r->state == R_READY)
+		relay_quit(r);
 	relay_close(r);
 	relay_id_clear(r);
 	relay_env_clear(r);
@@ -168,6 +184,50 @@ relay_free(struct relay **rp)
 	event_free(r->done_ev);
 	free(r->chunk);
 	free(r);
+}
+
+void
+relay_release(struct relay **rp)
+{
+	struct relay *r = *rp;
+
+	if (r == NULL)
+		return;
+	*rp = NULL;
+	if (r->idle_pool != NULL && r->bev != NULL && relay_pool_put(r->idle_pool, r))
+		return;
+	relay_free(&r);
+}
+
+void
+relay_mark_no_reuse(struct relay *r)
+{
+	if (!r->no_reuse)
+		log_debug(r->sid, "backend %s: connection marked not reusable", r->name);
+	r->no_reuse = 1;
+}
+
+void
+relay_adopt(struct relay *r, struct relay **fromp)
+{
+	struct relay *p = *fromp;
+
+	*fromp = NULL;
+	r->bev = p->bev;
+	p->bev = NULL;
+	bufferevent_setcb(r->bev, relay_read_cb, relay_write_cb, relay_event_cb, r);
+	bufferevent_enable(r->bev, EV_READ | EV_WRITE);
+	r->bidx = p->bidx;
+	strlcpy_s(r->name, p->name, sizeof(r->name));
+	r->caps = p->caps;
+	r->uses = p->uses;
+	r->xclient_used = p->xclient_used;
+	/* Clean by the test that let it into the pool. */
+	r->errors = r->nrset = 0;
+	r->tx_open = 0;
+	relay_set_state(r, R_READY);
+	p->state = R_CLOSED;      /* an empty shell now: nothing to log, no QUIT */
+	relay_free(&p);
 }
 
 int
@@ -206,6 +266,8 @@ relay_on_reply(struct relay *r)
 
 	log_debug(r->sid, "backend %s > %.*s", r->name,
 	          (int)(r->rlen >= 2 ? r->rlen - 2 : r->rlen), r->rbuf);
+	if (code >= 400)
+		r->errors++;
 	switch (r->state) {
 	case R_GREETING:
 	case R_EHLO:
@@ -242,9 +304,12 @@ relay_on_reply(struct relay *r)
 		break;
 	case R_COMMAND:
 	case R_DATA_END:
+		/* The reply to the dot ends the transaction, whatever it says. */
+		if (r->state == R_DATA_END || (r->cmd_verb == RV_RSET && cls == 2))
+			r->tx_open = 0;
 		relay_set_state(r, R_READY);
 		relay_timeouts(r, 0);
-		if (cls == 3) {
+		if (cls == 3 && !(r->cmd_verb == RV_AUTH && code == 334)) {
 			relay_close(r);
 			relay_finish_local(r, REPLY_UNEXPECTED);
 			break;
@@ -412,6 +477,19 @@ relay_event_cb(struct bufferevent *bev, short what, void *arg)
 
 /* ------------------------------------------------------------ operations */
 
+static enum relay_verb
+relay_verb_of(const char *line, size_t len)
+{
+	static const struct { const char *name; enum relay_verb verb; } verbs[] = {
+		{ "MAIL", RV_MAIL }, { "RCPT", RV_RCPT }, { "RSET", RV_RSET }, { "NOOP", RV_NOOP },
+	};
+
+	for (size_t i = 0; i < ARRAY_LEN(verbs); i++)
+		if (len >= 4 && strncasecmp(line, verbs[i].name, 4) == 0 && (len == 4 || line[4] == ' '))
+			return verbs[i].verb;
+	return RV_OTHER;
+}
+
 void
 relay_command(struct relay *r, const char *line, size_t len, relay_cb *cb, void *arg)
 {
@@ -421,9 +499,24 @@ relay_command(struct relay *r, const char *line, size_t len, relay_cb *cb, void 
 		relay_finish_local(r, REPLY_LOST);
 		return;
 	}
+	r->cmd_verb = r->auth_line ? RV_AUTH : relay_verb_of(line, len);
+	if (r->cmd_verb == RV_MAIL)
+		r->tx_open = 1;
+	else if (r->cmd_verb == RV_RSET)
+		r->nrset++;
+	else if (r->cmd_verb != RV_RCPT && r->cmd_verb != RV_NOOP)
+		relay_mark_no_reuse(r);   /* AUTH, or state pooling knows nothing of */
 	relay_set_state(r, R_COMMAND);
 	relay_timeouts(r, r->cfg->backend_timeout_command);
 	relay_send(r, line, len);
+}
+
+void
+relay_auth(struct relay *r, const char *line, size_t len, relay_cb *cb, void *arg)
+{
+	r->auth_line = 1;
+	relay_command(r, line, len, cb, arg);
+	r->auth_line = 0;
 }
 
 void
@@ -477,6 +570,7 @@ relay_envelope(struct relay *r, const char *mail_line, const char *const *rcpt_l
 	for (size_t i = 0; i < n; i++)
 		r->env_rcpt[i] = xstrdup(rcpt_lines[i]);
 	r->env_n = n;
+	r->nrset++;
 	relay_set_state(r, R_ENV_RSET);
 	relay_timeouts(r, r->cfg->backend_timeout_command);
 	relay_send(r, "RSET", 4);
@@ -514,6 +608,7 @@ relay_env_on_reply(struct relay *r)
 		return;
 	}
 	if (r->state == R_ENV_RSET) {
+		r->tx_open = 1;
 		relay_set_state(r, R_ENV_MAIL);
 		relay_send(r, r->env_mail, strlen(r->env_mail));
 		return;

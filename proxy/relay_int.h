@@ -1,10 +1,11 @@
-/* relay_int.h - what relay.c and relay_open.c share: struct relay, its states, and
- * the internal functions each side calls in the other. Private to those two files. */
+/* relay_int.h - what relay.c, relay_open.c and relay_pool.c share: struct relay,
+ * its states, and the internal functions each calls in the others. Private to them. */
 #ifndef SLUICE_RELAY_INT_H
 #define SLUICE_RELAY_INT_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
 #include "relay.h"
 #include "smtp_data.h"
@@ -16,12 +17,18 @@ struct event;
 
 #define RELAY_REPLY_MAX 4096          /* all lines of one reply */
 #define RELAY_XCLIENT_LINES XCLIENT_LINES_MAX
+/* Sessions one backend connection serves at most: spreads the load over the
+ * MTA's processes and bounds what a leak on the MTA's side can grow to. */
+#define RELAY_REUSE_MAX 100
 
 enum relay_state {
 	R_CLOSED, R_CONNECTING, R_GREETING, R_EHLO, R_HELO, R_XCLIENT, R_EHLO2,
 	R_READY, R_COMMAND, R_DATA_CMD, R_DATA_BODY, R_DATA_END,
 	R_ENV_RSET, R_ENV_MAIL, R_ENV_RCPT,
 };
+
+/* What a relay_command line is, as far as connection reuse cares. */
+enum relay_verb { RV_OTHER, RV_MAIL, RV_RCPT, RV_RSET, RV_NOOP, RV_AUTH };
 
 struct relay {
 	struct event_base *base;
@@ -67,6 +74,20 @@ struct relay {
 	struct smtp_stuff stuff;
 	char *chunk;
 
+	/* connection reuse (relay_pool.c): what makes this connection clean */
+	struct relay_pool *idle_pool; /* the pool of the loop this relay runs on, or NULL */
+	TAILQ_ENTRY(relay) idle_link; /* while in that pool */
+	unsigned uses;            /* sessions this connection has served (this one included) */
+	unsigned errors;          /* 4xx/5xx replies on this connection (the MTA counts them) */
+	unsigned nrset;           /* RSETs sent (Postfix counts them as junk commands) */
+	int tx_open;              /* MAIL sent and the transaction not ended since */
+	int no_reuse;             /* relay_mark_no_reuse or a command pooling knows nothing
+	                           * of: for the relay's life, not only this connection's */
+	int xclient_used;         /* this connection carries an XCLIENT identity */
+	int reusing;              /* re-identifying a pooled connection: failures fall back */
+	enum relay_verb cmd_verb; /* of the relay_command outstanding */
+	int auth_line;            /* relay_auth: the line being sent holds credentials */
+
 	/* envelope replay (relay_envelope): owned copies of the lines */
 	char *env_mail;
 	char **env_rcpt;
@@ -83,6 +104,8 @@ void relay_set_state(struct relay *r, enum relay_state st);
 void relay_finish(struct relay *r, int code, int local, const char *text, size_t len);
 /* relay_finish with a local reply (NUL-terminated, starting with its code). */
 void relay_finish_local(struct relay *r, const char *reply);
+/* QUIT when nothing is queued (best effort, never waits; nothing read back). */
+void relay_quit(struct relay *r);
 /* Free the connection, if any, and return to R_CLOSED; safe when closed. */
 void relay_close(struct relay *r);
 /* Read timeout read_ms (0 = none) and the command write timeout. */
@@ -92,6 +115,10 @@ void relay_send(struct relay *r, const char *line, size_t len);
 /* A new unconnected bufferevent in r->bev with relay.c's callbacks; aborts on
  * allocation failure. */
 void relay_socket_new(struct relay *r);
+
+/* Hand bev and what was learned on it from the pooled relay *from to r (fresh,
+ * closed), and free *from without closing the connection. */
+void relay_adopt(struct relay *r, struct relay **from);
 
 /* relay_open.c */
 
@@ -104,5 +131,17 @@ void relay_open_on_reply(struct relay *r);
 void relay_id_clear(struct relay *r);
 /* Forget the XCLIENT lines still to send. */
 void relay_xclient_clear(struct relay *r);
+/* Re-identify a connection just taken from the pool (relay_adopt) for r's client;
+ * finishes like relay_open. */
+void relay_reidentify(struct relay *r);
+
+/* relay_pool.c */
+
+/* Keep r's connection idle in p when it is clean (see relay_release); returns 1
+ * when p took r, else 0 (r unchanged, the reason logged at debug). */
+int relay_pool_put(struct relay_pool *p, struct relay *r);
+/* The most recently kept connection to backend bidx, out of p, or NULL. Idle
+ * connections to a backend now marked down are closed on the way. */
+struct relay *relay_pool_take(struct relay_pool *p, int bidx);
 
 #endif

@@ -1,9 +1,12 @@
 /* relay_open.c - opening the backend leg: connect with failover across backends,
- * greeting, EHLO/HELO, XCLIENT (early or after EHLO), and the capability probe. */
+ * greeting, EHLO/HELO, XCLIENT (early or after EHLO), re-identifying a pooled
+ * connection for a new client, and the capability probe. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <event2/bufferevent.h>
 #include <event2/event.h>
@@ -11,6 +14,7 @@
 #include "backend.h"
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "relay.h"
 #include "relay_int.h"
 #include "util.h"
@@ -44,18 +48,39 @@ relay_connect(struct relay *r, int idx)
 	bufferevent_set_timeouts(r->bev, &tv, &tv);
 	bufferevent_enable(r->bev, EV_READ | EV_WRITE);
 	relay_set_state(r, R_CONNECTING);
+	r->uses = 1;
+	metrics_counter_add("sluice_backend_connects_total", 1);
 	if (bufferevent_socket_connect(r->bev, (const struct sockaddr *)&b->cfg->addr.ss,
 	                               (int)b->cfg->addr.len) < 0) {
 		backend_mark_down(b, strerror(errno));
 		relay_close(r);
 		relay_try_next(r);
+		return;
 	}
+	/* Whole lines and whole messages are written at once, so Nagle saves nothing;
+	 * and on a connection kept for many sessions the MTA acks late (delayed ACK
+	 * once the exchange looks interactive): the last segment of each message
+	 * would wait for that ACK, 40 ms on Linux. */
+	int one = 1;
+	(void)setsockopt(bufferevent_getfd(r->bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
 /* Give up on the current backend (its fault) and try the next one. */
 void
 relay_backend_failed(struct relay *r, const char *why)
 {
+	if (r->reusing) {
+		/* A pooled connection that went stale is no sign of a sick backend, and
+		 * the client has sent nothing on it yet: a new connection, silently. */
+		int idx = r->bidx;
+		log_debug(r->sid, "pool: reused connection to %s failed: %s; opening a new one",
+		          r->name, why);
+		metrics_counter_add("sluice_backend_pool_reuse_failures_total", 1);
+		relay_quit(r);
+		relay_close(r);
+		relay_connect(r, idx);
+		return;
+	}
 	if (r->bidx >= 0)
 		backend_mark_down(&r->pool->backends[r->bidx], why);
 	relay_close(r);
@@ -79,6 +104,14 @@ relay_try_next(struct relay *r)
 		return;
 	}
 	r->next_try = (size_t)idx + 1;
+	if (!r->probe && r->idle_pool != NULL) {
+		struct relay *idle = relay_pool_take(r->idle_pool, idx);
+		if (idle != NULL) {
+			relay_adopt(r, &idle);
+			relay_reidentify(r);
+			return;
+		}
+	}
 	relay_connect(r, idx);
 }
 
@@ -177,6 +210,7 @@ relay_xclient_early(struct relay *r)
 static void
 relay_opened(struct relay *r)
 {
+	r->reusing = 0;
 	backend_mark_up(&r->pool->backends[r->bidx]);
 	relay_set_state(r, R_READY);
 	relay_timeouts(r, 0);
@@ -225,6 +259,19 @@ relay_ehlo_done(struct relay *r, int second)
 	relay_set_state(r, R_XCLIENT);
 	r->ixclient = 0;
 	relay_send(r, r->xclient[0], strlen(r->xclient[0]));
+}
+
+/* The greeting after XCLIENT must repeat the client's own, or the backend takes
+ * sluice's name for the client's HELO. */
+static void
+relay_send_client_hello(struct relay *r)
+{
+	char line[SMTP_COMMAND_MAX];
+	size_t n = xsnprintf(line, sizeof(line), "%s %s", r->id.esmtp ? "EHLO" : "HELO",
+	                     r->id.helo && *r->id.helo ? r->id.helo : r->cfg->hostname);
+
+	relay_set_state(r, R_EHLO2);
+	relay_send(r, line, n);
 }
 
 /* "<what> <first line of the reply>", for logs and backend_mark_down. */
@@ -281,6 +328,13 @@ relay_open_on_reply(struct relay *r)
 			relay_xclient_clear(r);
 			relay_set_state(r, R_EHLO);
 			relay_send_hello(r, "EHLO");
+		} else if (cls != 2 && r->reusing) {
+			/* Postfix checks smtpd_authorized_xclient_hosts against the client the
+			 * previous XCLIENT announced: a 5xx here will come again. */
+			relay_why(r, why, sizeof(why), "refused XCLIENT on a reused connection:");
+			if (cls == 5)
+				backend_refuse_reuse(&r->pool->backends[r->bidx], why);
+			relay_backend_failed(r, why);
 		} else if (cls != 2) {
 			/* Fail closed: without XCLIENT the backend would take sluice's address
 			 * for the client's (an open relay when it trusts sluice). */
@@ -288,16 +342,13 @@ relay_open_on_reply(struct relay *r)
 			          "refused XCLIENT (is sluice in smtpd_authorized_xclient_hosts?):");
 			log_error(r->sid, "backend %s %s", r->name, why);
 			relay_backend_failed(r, why);
-		} else if (++r->ixclient < r->nxclient) {
-			relay_send(r, r->xclient[r->ixclient], strlen(r->xclient[r->ixclient]));
 		} else {
-			/* The greeting after XCLIENT must repeat the client's own, or the
-			 * backend takes sluice's name for the client's HELO. */
-			char line[SMTP_COMMAND_MAX];
-			size_t n = xsnprintf(line, sizeof(line), "%s %s", r->id.esmtp ? "EHLO" : "HELO",
-			                     r->id.helo && *r->id.helo ? r->id.helo : r->cfg->hostname);
-			relay_set_state(r, R_EHLO2);
-			relay_send(r, line, n);
+			/* From here on the backend takes this connection for the client's. */
+			r->xclient_used = 1;
+			if (++r->ixclient < r->nxclient)
+				relay_send(r, r->xclient[r->ixclient], strlen(r->xclient[r->ixclient]));
+			else
+				relay_send_client_hello(r);
 		}
 		break;
 	case R_EHLO2:
@@ -312,4 +363,60 @@ relay_open_on_reply(struct relay *r)
 	default:
 		break;
 	}
+}
+
+/* Who the new client is, told on a connection that told the backend about an
+ * earlier one: every attribute the backend takes gets a value, so that nothing of
+ * the earlier client (its LOGIN above all) survives an omitted one. */
+static void
+relay_build_xclient_again(struct relay *r, unsigned attrs)
+{
+	struct client_identity id = r->id;
+
+	if (id.helo == NULL || *id.helo == '\0')
+		id.helo = "[UNAVAILABLE]";
+	if (id.login == NULL || *id.login == '\0')
+		id.login = "[UNAVAILABLE]";
+	if (id.name == NULL || *id.name == '\0')
+		id.name = "[UNAVAILABLE]";
+	r->nxclient = xclient_build(&id, attrs, r->xclient, RELAY_XCLIENT_LINES);
+	r->ixclient = 0;
+}
+
+void
+relay_reidentify(struct relay *r)
+{
+	struct smtp_caps caps;
+
+	r->reusing = 1;
+	r->uses++;
+	r->xclient_early = 0;
+	relay_xclient_clear(r);
+	/* This stands in for connecting: a connection that went silent while idle
+	 * (a firewall forgot it) must not hold the client for backend_timeout_command. */
+	relay_timeouts(r, r->cfg->backend_timeout_connect < r->cfg->backend_timeout_command ?
+	                  r->cfg->backend_timeout_connect : r->cfg->backend_timeout_command);
+	log_debug(r->sid, "pool: reusing the connection to %s (session %u on it)", r->name, r->uses);
+	metrics_counter_add("sluice_backend_pool_reuses_total", 1);
+	if (!r->xclient_used) {
+		/* sluice's own identity: its EHLO again resets the SMTP state and shows
+		 * the connection alive before the client's MAIL goes out on it; XCLIENT
+		 * follows if the backend offers it now. */
+		relay_set_state(r, R_EHLO);
+		relay_send_hello(r, "EHLO");
+		return;
+	}
+	/* The backend believes the previous client is here: only XCLIENT may follow. */
+	if (!relay_wants_xclient(r) || !backend_get_caps(&r->pool->backends[r->bidx], &caps) ||
+	    !(caps.caps & SMTP_CAP_XCLIENT)) {
+		relay_backend_failed(r, "cannot announce the new client (XCLIENT no longer offered)");
+		return;
+	}
+	relay_build_xclient_again(r, caps.xclient_attrs);
+	if (r->nxclient == 0) {
+		relay_backend_failed(r, "cannot announce the new client (no XCLIENT attribute)");
+		return;
+	}
+	relay_set_state(r, R_XCLIENT);
+	relay_send(r, r->xclient[0], strlen(r->xclient[0]));
 }

@@ -459,7 +459,7 @@ session_free(struct session *s)
 	dns_cancel(s->dnsq);
 	session_tx_end(s);
 	chain_session_end(s);
-	relay_free(&s->relay);
+	relay_release(&s->relay);   /* a clean backend connection waits for the next client */
 	spool_free(&s->spool);
 	message_free(&s->msg);
 	event_free(s->timer);

@@ -1,4 +1,5 @@
-/* worker.c - event-loop threads: one loop, its listeners, DNS and sessions each. */
+/* worker.c - event-loop threads: one loop, its listeners, DNS, sessions and idle
+ * backend connections each. */
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include "dns.h"
 #include "listener.h"
 #include "log.h"
+#include "relay_pool.h"
 #include "session.h"
 #include "util.h"
 #include "worker.h"
@@ -99,6 +101,8 @@ worker_stop_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	w->stopping = 1;
 	listener_close(w);
+	/* Idle backend connections get QUIT now; busy ones when their session ends. */
+	relay_pool_close(w->relays);
 	for (s = TAILQ_FIRST(&w->sessions); s != NULL; s = next) {
 		next = TAILQ_NEXT(s, link);
 		session_shutdown(s);
@@ -132,6 +136,7 @@ worker_init(struct worker *w, unsigned id, struct server *srv)
 	}
 	w->stop_ev = event_new(w->base, -1, 0, worker_stop_cb, w);
 	w->kill_ev = evtimer_new(w->base, worker_kill_cb, w);
+	w->relays = relay_pool_new(w->base, cfg);
 	w->dns = dns_new(w->base, &dopt);
 	if (w->dns == NULL)
 		log_warning(NULL, "worker %u: DNS unavailable; client names will be \"unknown\"", id);
@@ -148,7 +153,9 @@ worker_main(void *arg)
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	current_worker = w;
+	relay_pool_bind(w->relays);
 	event_base_dispatch(w->base);
+	relay_pool_bind(NULL);
 	return NULL;
 }
 
@@ -186,6 +193,7 @@ worker_finish(struct worker *w)
 	if (!TAILQ_EMPTY(&w->sessions))
 		log_warning(NULL, "worker %u: exiting with %u sessions", w->id, w->nsessions);
 	dns_free(&w->dns);
+	relay_pool_free(&w->relays);   /* before the base its events are on */
 	if (w->stop_ev != NULL)
 		event_free(w->stop_ev);
 	if (w->kill_ev != NULL)

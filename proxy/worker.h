@@ -1,5 +1,6 @@
 /* worker.h - the server-wide state and the event-loop threads (one per core by
- * default), each with its own listeners (SO_REUSEPORT), DNS and sessions. */
+ * default), each with its own listeners (SO_REUSEPORT), DNS, sessions and idle
+ * backend connections. */
 #ifndef SLUICE_WORKER_H
 #define SLUICE_WORKER_H
 
@@ -18,6 +19,7 @@ struct dns;
 struct event;
 struct event_base;
 struct evconnlistener;
+struct relay_pool;
 struct session;
 
 /* Shared by all workers; read-only after start except the atomic and locked parts. */
@@ -36,6 +38,7 @@ struct worker {
 	int started;
 	struct event_base *base;
 	struct dns *dns;
+	struct relay_pool *relays;    /* idle backend connections of this loop */
 	struct evconnlistener **listeners;
 	size_t nlisteners;
 	struct event *stop_ev;        /* activated by the main thread on SIGTERM */

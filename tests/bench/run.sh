@@ -22,6 +22,7 @@ BIG=${BIG:-52428800}                 # the single big message; 0 = skip
 WORKERS=${WORKERS:-auto}             # sluiced workers
 DEADLINE=${DEADLINE:-540}            # seconds; later rows are skipped, not run
 RUN_TIMEOUT=${RUN_TIMEOUT:-120}      # bound on any one smtp-source run
+SLUICE_EXTRA_CONF=${SLUICE_EXTRA_CONF:-}  # more [sluice] keys, ';' between them
 
 SMTP_SOURCE=${SMTP_SOURCE:-$(command -v smtp-source || echo /usr/sbin/smtp-source)}
 SMTP_SINK=${SMTP_SINK:-$(command -v smtp-sink || echo /usr/sbin/smtp-sink)}
@@ -143,6 +144,8 @@ min_data_rate = 0
 spool_dir = $WORK/spool
 log_level = warning
 EOF
+# e.g. SLUICE_EXTRA_CONF='backend_pool = 0' for the side-by-side without pooling
+[ -n "$SLUICE_EXTRA_CONF" ] && printf '%s\n' "$SLUICE_EXTRA_CONF" | tr ';' '\n' >>"$WORK/sluice.conf"
 
 "$SLUICED" -f -c "$WORK/sluice.conf" >"$WORK/sluiced.log" 2>&1 &
 SLUICED_PID=$!
@@ -164,6 +167,7 @@ SAMPLER_PID=$!
 
 echo "sluiced $SLUICED (pid $SLUICED_PID, workers=$WORKERS) -> smtp-sink 127.0.0.1:$SINK_PORT"
 echo "runs=$RUNS, ~${SECS}s per run, cpus=$(nproc), $(uname -sr)"
+[ -n "$SLUICE_EXTRA_CONF" ] && echo "extra sluice.conf keys: $SLUICE_EXTRA_CONF"
 echo "start RSS $(mib "$(status_kb "$SLUICED_PID" VmRSS)") MiB"
 echo
 

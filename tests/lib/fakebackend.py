@@ -29,9 +29,25 @@ per_conn={n: {knob: value}}, connections numbered from 1 in accept order):
     close_after={"DOT"}    close without a reply after receiving this verb
     extra={"MAIL": b"..."} bytes sent right after the reply to a verb
     xclient_needs_ehlo=True  XCLIENT before any EHLO gets "503 5.5.1"
+    nth_replies={"XCLIENT": {2: "421 4.3.2 busy"}}
+                           reply for the n-th time (from 1) a verb arrives on one
+                           connection, over replies; the reply "CLOSE" closes
+                           without a reply (a second XCLIENT on a reused
+                           connection is the case this is for)
+    nth_delays={"XCLIENT": {2: 5.0}}
+                           delays for the n-th time a verb arrives, like nth_replies
+    idle_timeout=2.0       seconds without a byte from the client before the
+                           fake closes (default IDLE_TIMEOUT)
+    idle_reply="421 4.4.2 backend.test Error: timeout exceeded"
+                           sent (CRLF added) before that close, as Postfix does
     lenient_dot=True       end DATA also on <LF>.<LF>, <LF>.<CR><LF>, <CR><LF>.<LF>
                            (like a lenient MTA: makes smuggling visible as a
                            second message)
+
+The knobs are copied when a connection is accepted: changing fb.knobs (say,
+fb.knobs["greeting"] = "421 ...") affects later connections only.
+conn.close_now(reply=None) closes one connection from the test (the backend
+going away while sluice keeps the connection idle), after sending reply.
 
 closed_port() gives a ClosedPort: a bound, non-listening socket (connections
 to it are refused) that holds the port until .close().
@@ -130,6 +146,7 @@ class Connection:
         self.xclient = []                  # [dict] of each XCLIENT's attributes
         self.sent = bytearray()            # every byte the fake sent
         self.done = threading.Event()      # set when the connection is finished
+        self._counts = {}                  # verb -> times seen (nth_replies)
 
     # ------------------------------------------------------------ recording
     @property
@@ -148,11 +165,13 @@ class Connection:
 
     # ------------------------------------------------------------ I/O
     def _recv_more(self):
-        deadline = time.monotonic() + IDLE_TIMEOUT
+        deadline = time.monotonic() + self.knobs.get("idle_timeout", IDLE_TIMEOUT)
         while True:
             if self._stop.is_set():
                 raise _Closed()
             if time.monotonic() > deadline:
+                if self.knobs.get("idle_reply"):
+                    self.send(self.knobs["idle_reply"] + "\r\n")
                 raise _Closed()
             try:
                 data = self.sock.recv(65536)
@@ -212,6 +231,16 @@ class Connection:
             start = max(0, len(buf) - 5)
             self._recv_more()
 
+    def close_now(self, reply=None):
+        """From the test: send reply (CRLF added) if given, then close."""
+        try:
+            if reply is not None:
+                self.send(reply + "\r\n")
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except (OSError, _Closed):
+            pass
+        self.done.wait(3)
+
     def send(self, data):
         if isinstance(data, str):
             data = data.encode("utf-8", "surrogateescape")
@@ -232,12 +261,17 @@ class Connection:
         """Apply delay / close_after / replies / extra for verb, sending default
         unless a reply is configured. Returns the reply actually sent."""
         k = self.knobs
+        self._counts[verb] = self._counts.get(verb, 0) + 1
         self._wait(k.get("delays", {}).get(verb, 0))
+        self._wait(k.get("nth_delays", {}).get(verb, {}).get(self._counts[verb], 0))
         if verb in k.get("close_after", ()):
             raise _Closed()
         text = k.get("replies", {}).get(verb, default)
         if verb == "DOT" and "DOT" not in k.get("replies", {}):
             text = k.get("replies", {}).get(".", default)
+        text = k.get("nth_replies", {}).get(verb, {}).get(self._counts[verb], text)
+        if text == "CLOSE":
+            raise _Closed()
         self.send(text + "\r\n")
         if verb in k.get("extra", {}):
             self.send(k["extra"][verb])
