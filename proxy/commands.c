@@ -7,6 +7,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 
+#include "auth.h"
 #include "backend.h"
 #include "chain.h"
 #include "commands.h"
@@ -65,11 +66,6 @@ cmd_not_implemented(struct session *s)
 	session_error(s, "502 5.5.1 Error: command not implemented");
 }
 
-static void
-cmd_auth(struct session *s)
-{
-	session_error(s, "503 5.5.1 Error: authentication not enabled");
-}
 
 
 static void
@@ -111,6 +107,8 @@ ehlo_offer(struct session *s)
 static void
 cmd_helo_done(struct session *s, const struct chain_result *res)
 {
+	char mechs[128];
+
 	if (res->verdict == SLUICE_REJECT || res->verdict == SLUICE_TEMPFAIL) {
 		s->helo_seen = 0;
 		session_reply(s, "%s", res->reply ? res->reply : "550 5.7.1 Access denied");
@@ -145,6 +143,10 @@ cmd_helo_done(struct session *s, const struct chain_result *res)
 		/* Only for the listener's trusted peers (a proxy or filter in front). */
 		session_reply(s, "250-XCLIENT NAME ADDR PORT PROTO HELO LOGIN");
 		session_reply(s, "250-XFORWARD NAME ADDR PORT PROTO HELO");
+	}
+	if (auth_offer(s, mechs, sizeof(mechs))) {
+		s->offered |= SMTP_CAP_AUTH;
+		session_reply(s, "250-AUTH %s", mechs);
 	}
 	session_reply(s, "250-ENHANCEDSTATUSCODES");
 	session_reply(s, "250 CHUNKING");
@@ -312,6 +314,8 @@ static void
 cmd_mail_done(struct session *s, const struct chain_result *res)
 {
 	if (res->verdict == SLUICE_REJECT || res->verdict == SLUICE_TEMPFAIL) {
+		/* No transaction began: the filters' transaction state and notes go. */
+		chain_tx_end(s);
 		session_reply(s, "%s", res->reply ? res->reply : "550 5.7.1 Sender rejected");
 		session_done(s);
 		return;
@@ -324,6 +328,7 @@ cmd_mail_done(struct session *s, const struct chain_result *res)
 			.name = s->name_status == DNS_STATUS_OK ? s->name :
 			        s->name_status == DNS_STATUS_TEMPFAIL ? "[TEMPUNAVAIL]" : "[UNAVAILABLE]",
 			.addr = s->addr, .ipv6 = s->ipv6, .port = s->port, .esmtp = s->esmtp,
+			.login = s->login[0] ? s->login : NULL,
 		};
 		s->backend_dirty = 0;
 		relay_open(s->relay, &id, mail_relay_ready, s);
@@ -343,6 +348,8 @@ cmd_mail(struct session *s)
 	}
 	e = smtp_path_parse(SMTP_PATH_MAIL, s->cmd.arg, s->cmd.arg_len, &s->path);
 	if (path_error(s, e, SMTP_PATH_MAIL) || !params_offered(s))
+		return;
+	if (!auth_mail_allowed(s))
 		return;
 	if (s->path.has_size && s->offered_size > 0 && s->path.size > s->offered_size) {
 		session_reply(s, "552 5.3.4 Message size exceeds fixed limit");
@@ -586,7 +593,7 @@ static const struct command command_table[SMTP_VERB_COUNT] = {
 	[SMTP_VERB_EXPN] = { SMTP_VERB_EXPN, 0, cmd_not_implemented },
 	[SMTP_VERB_HELP] = { SMTP_VERB_HELP, 0, cmd_help },
 	[SMTP_VERB_STARTTLS] = { SMTP_VERB_STARTTLS, 0, tls_session_starttls },
-	[SMTP_VERB_AUTH] = { SMTP_VERB_AUTH, 0, cmd_auth },
+	[SMTP_VERB_AUTH] = { SMTP_VERB_AUTH, CMD_NEEDS_HELO, auth_command },
 	[SMTP_VERB_XCLIENT] = { SMTP_VERB_XCLIENT, 0, identity_command },
 	[SMTP_VERB_XFORWARD] = { SMTP_VERB_XFORWARD, 0, identity_command },
 	[SMTP_VERB_ETRN] = { SMTP_VERB_ETRN, 0, cmd_not_implemented },

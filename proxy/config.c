@@ -423,6 +423,9 @@ config_new_defaults(const char *path)
 	cfg->backend_timeout_data_end = 600 * 1000;
 	cfg->backend_retry = 10 * 1000;
 	cfg->backend_probe_interval = 60 * 1000;
+	cfg->auth_fail_limit = 5;
+	cfg->auth_fail_window = 15 * 60 * 1000;
+	cfg->auth_fail_delay = 1000;
 	cfg->backend_pool = 8;
 	cfg->backend_idle_timeout = 10 * 1000;
 	cfg->shutdown_timeout = 30 * 1000;

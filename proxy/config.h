@@ -18,8 +18,12 @@ struct config_listener {
 	unsigned proxy_timeout;   /* for the whole PROXY header; default 5 s */
 	struct config_cidr *trusted;   /* who may send PROXY headers; default none */
 	size_t ntrusted;
-	int role;                 /* enum config_role; default mx. Stored only: submission
-	                           * semantics come with AUTH */
+	int role;                 /* enum config_role; default mx. submission: auth
+	                           * defaults to required */
+	int auth;                 /* enum config_auth; default none (mx), required
+	                           * (submission) */
+	int auth_without_tls;     /* enum config_auth_plain: AUTH offered without TLS;
+	                           * default no */
 	int tls_mode;             /* enum config_tls (`tls`); default none */
 	struct config_tls_pair *tls_pairs;  /* tls_cert/tls_key pairs in file order; the
 	                           * first is the default certificate */
@@ -30,6 +34,12 @@ struct config_listener {
 };
 
 enum config_role { CONFIG_ROLE_MX = 0, CONFIG_ROLE_SUBMISSION };
+enum config_auth {
+	CONFIG_AUTH_NONE = 0,     /* AUTH not offered */
+	CONFIG_AUTH_OPTIONAL,     /* offered (passed through to the backend) */
+	CONFIG_AUTH_REQUIRED,     /* offered, and MAIL before it gets 530 5.7.0 */
+};
+enum config_auth_plain { CONFIG_AUTH_PLAIN_NO = 0, CONFIG_AUTH_PLAIN_LOOPBACK, CONFIG_AUTH_PLAIN_YES };
 enum config_tls {
 	CONFIG_TLS_NONE = 0,
 	CONFIG_TLS_OPTIONAL,      /* STARTTLS offered */
@@ -116,6 +126,11 @@ struct config {
 	unsigned backend_timeout_data_end; /* reply to the final dot; default 600 s */
 	unsigned backend_retry;            /* a down backend is skipped this long; default 10 s */
 	unsigned backend_probe_interval;   /* capability refresh; default 60 s */
+	unsigned auth_fail_limit;          /* failed AUTH per client address per window, then
+	                                    * 421 4.7.0; default 5; 0 = no limit */
+	unsigned auth_fail_window;         /* default 15 min */
+	unsigned auth_fail_delay;          /* each failure's reply waits this times the
+	                                    * failures so far; default 1 s */
 	unsigned backend_pool;             /* idle backend connections kept per loop; default 8; 0 = none */
 	unsigned backend_idle_timeout;     /* an idle pooled connection is closed after; default 10 s */
 

@@ -17,6 +17,8 @@
 
 static const char *const proxy_protocol_words[] = { "no", "v1", "v2", "any", NULL };
 static const char *const role_words[] = { "mx", "submission", NULL };
+static const char *const auth_words[] = { "none", "optional", "required", NULL };
+static const char *const auth_plain_words[] = { "no", "loopback", "yes", NULL };
 static const char *const tls_words[] = { "none", "optional", "required", "implicit", NULL };
 static const char *const tls_version_words[] = { "TLSv1.2", "TLSv1.3", NULL };
 
@@ -31,10 +33,12 @@ static const struct config_key listener_keys[] = {
 	{ "tls", KT_ENUM, F(tls_mode), 0, tls_words, NULL },
 	{ "tls_min_version", KT_ENUM, F(tls_min_version), 0, tls_version_words, NULL },
 	{ "tls_ciphers", KT_PATH, 0, 0, NULL, NULL },
+	{ "auth", KT_ENUM, F(auth), 0, auth_words, NULL },
+	{ "auth_without_tls", KT_ENUM, F(auth_without_tls), 0, auth_plain_words, NULL },
 };
 #undef F
 enum { LK_PROXY_PROTOCOL, LK_PROXY_TIMEOUT, LK_TRUSTED, LK_ROLE, LK_TLS, LK_TLS_MIN_VERSION,
-       LK_TLS_CIPHERS, LK_COUNT };
+       LK_TLS_CIPHERS, LK_AUTH, LK_AUTH_WITHOUT_TLS, LK_COUNT };
 _Static_assert(LK_COUNT == sizeof(listener_keys) / sizeof(listener_keys[0]), "listener_keys");
 
 struct config_listener_lines {
@@ -300,6 +304,14 @@ config_listener_check(struct config *cfg, const struct config_listener_lines *li
 		            "the load balancers allowed to send PROXY headers", l->name,
 		            proxy_protocol_words[l->proxy_protocol]);
 	tls_check(l, &lines[i], report, ctx);
+	/* Submission means authenticated senders (RFC 6409 4.3) unless said otherwise. */
+	if (lines[i].key[LK_AUTH] == 0 && l->role == CONFIG_ROLE_SUBMISSION)
+		l->auth = CONFIG_AUTH_REQUIRED;
+	if (l->auth == CONFIG_AUTH_REQUIRED && l->tls_mode == CONFIG_TLS_NONE &&
+	    l->auth_without_tls == CONFIG_AUTH_PLAIN_NO)
+		check_error(report, ctx, lines[i].key[LK_AUTH] ? lines[i].key[LK_AUTH] : lines[i].decl,
+		            "[listener %s] requires AUTH but has no TLS, and AUTH is offered only "
+		            "under TLS; set tls (and a certificate) or auth_without_tls", l->name);
 }
 
 void

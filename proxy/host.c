@@ -530,7 +530,13 @@ host_dns_query(struct sluice_ctx *ctx, const char *name, enum sluice_dns_type ty
 	}
 	r = req_new(ctx, REQ_DNS, (void *)cb, arg);
 	r->h.dns = dns_lookup(ctx->s->w->dns, name, (int)type, dns_done, r);
-	/* dns_lookup answers at once only for invalid arguments: r is gone then. */
+	if (r->h.dns == NULL) {
+		/* Not made (a bad name or type): the callback will never run. */
+		req_unlink(r);
+		free(r);
+		host_ctx_refuse(ctx, "dns_query", "bad name or type");
+		return -1;
+	}
 	return 0;
 }
 

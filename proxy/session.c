@@ -13,6 +13,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "auth.h"
 #include "chain.h"
 #include "commands.h"
 #include "config.h"
@@ -459,6 +460,7 @@ session_free(struct session *s)
 	dns_cancel(s->dnsq);
 	session_tx_end(s);
 	chain_session_end(s);
+	auth_free(s);
 	relay_release(&s->relay);   /* a clean backend connection waits for the next client */
 	spool_free(&s->spool);
 	message_free(&s->msg);
@@ -657,7 +659,17 @@ session_process(struct session *s)
 		evbuffer_drain(in, eol_len);
 		s->line_len = len;
 		s->ncommands++;
-		log_debug(s->sid, "client > %.*s", (int)len, s->line);
+		if (s->auth_step) {
+			/* Credentials are never logged. */
+			log_debug(s->sid, "client > (AUTH response, %zu octets)", len);
+			auth_input(s);
+			continue;
+		}
+		if (ascii_prefix(s->line, len, "AUTH ") && memchr(s->line + 5, ' ', len - 5) != NULL)
+			log_debug(s->sid, "client > %.*s (initial response hidden)",
+			          (int)(strchr(s->line + 5, ' ') - s->line), s->line);
+		else
+			log_debug(s->sid, "client > %.*s", (int)len, s->line);
 		/* RFC 2920: only a client that saw PIPELINING may send ahead. */
 		if (!s->pipelining && evbuffer_get_length(in) > 0) {
 			log_info(s->sid, "improper command pipelining from [%s]", s->addr);

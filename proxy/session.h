@@ -109,6 +109,8 @@ struct session {
 	 * phase runs. */
 	uint64_t num;             /* the number the session id spells */
 	char login[256];          /* authenticated user, "" when none */
+	struct auth_state *auth;  /* AUTH in progress (auth.c), NULL before any */
+	int auth_step;            /* the next line is a SASL response, not a command */
 	struct chain_session *chain;
 	char chain_addr[SMTP_PATH_MAX + 1];
 	char chain_pbuf[SMTP_COMMAND_MAX];

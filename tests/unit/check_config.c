@@ -285,6 +285,16 @@ static const struct error_case {
 	  "t.conf:3: duplicate section [listener a] (first on line 1)" },
 	{ "[listener a]\naddress = localhost:25\n", 1, "t.conf:2: bad value 'localhost:25' for address" },
 	{ "[listener a]\naddress = 1.2.3.4\n", 1, "t.conf:2: bad value '1.2.3.4' for address" },
+	/* [listener NAME] role, auth, auth_without_tls (RFC 6409: submission
+	 * requires AUTH by default; AUTH only under TLS unless configured) */
+	{ "[listener s]\naddress = 1.2.3.4:587\nrole = submission\n", 1,
+	  "t.conf:1: [listener s] requires AUTH but has no TLS" },
+	{ "[listener s]\naddress = 1.2.3.4:587\nauth = required\n", 1,
+	  "t.conf:3: [listener s] requires AUTH but has no TLS" },
+	{ "[listener s]\naddress = 1.2.3.4:587\nauth = maybe\n", 1,
+	  "t.conf:3: bad value 'maybe' for auth: want none, optional or required" },
+	{ "[listener s]\naddress = 1.2.3.4:587\nauth_without_tls = sometimes\n", 1,
+	  "bad value 'sometimes' for auth_without_tls: want no, loopback or yes" },
 	/* [listener NAME] proxy_protocol, trusted, proxy_timeout */
 	{ "[listener a]\naddress = 1.2.3.4:25\nproxy_protocol = v1\n", 1,
 	  "t.conf:3: [listener a] has proxy_protocol = v1 but no trusted addresses" },
@@ -520,6 +530,41 @@ START_TEST(test_listen_order)
 		              (unsigned)l->addr.len);
 	}
 	ck_assert_msg(cfg->nbackends == 1, "got %zu backends, want the default 1", cfg->nbackends);
+	config_free(&cfg);
+	free(msgs);
+}
+END_TEST
+
+/* auth: none on mx, required on submission unless given; auth_without_tls. */
+START_TEST(test_listener_auth)
+{
+	static const char text[] =
+		"[sluice]\n"
+		"listen = 127.0.0.1:2525\n"
+		"[listener sub]\n"
+		"address = 127.0.0.1:587\n"
+		"role = submission\n"
+		"auth_without_tls = loopback\n"
+		"[listener opt]\n"
+		"address = 127.0.0.1:588\n"
+		"role = submission\n"
+		"auth = optional\n"
+		"auth_without_tls = yes\n"
+		"[listener mx]\n"
+		"address = 127.0.0.1:25\n";
+	struct config *cfg;
+	char *msgs;
+	int n = load_text(text, &cfg, &msgs);
+
+	ck_assert_msg(n == 0, "errors: %s", msgs);
+	ck_assert_int_eq(cfg->listeners[0].auth, CONFIG_AUTH_NONE);      /* listen = */
+	ck_assert_int_eq(cfg->listeners[1].auth, CONFIG_AUTH_REQUIRED);
+	ck_assert_int_eq(cfg->listeners[1].auth_without_tls, CONFIG_AUTH_PLAIN_LOOPBACK);
+	ck_assert_int_eq(cfg->listeners[2].auth, CONFIG_AUTH_OPTIONAL);
+	ck_assert_int_eq(cfg->listeners[2].auth_without_tls, CONFIG_AUTH_PLAIN_YES);
+	ck_assert_int_eq(cfg->listeners[3].auth, CONFIG_AUTH_NONE);
+	ck_assert_uint_eq(cfg->auth_fail_limit, 5);
+	ck_assert_uint_eq(cfg->auth_fail_window, 15 * 60 * 1000);
 	config_free(&cfg);
 	free(msgs);
 }
@@ -1073,6 +1118,7 @@ config_suite(void)
 	tcase_add_test(tc, test_listen_order);
 	tcase_add_test(tc, test_backend_order);
 	tcase_add_test(tc, test_listener_proxy);
+	tcase_add_test(tc, test_listener_auth);
 	tcase_add_test(tc, test_bom_and_blank);
 	tcase_add_loop_test(tc, test_dns, 0, (int)ARRAY_LEN(dns_cases));
 	tcase_add_test(tc, test_dns_order_local_data);
