@@ -26,6 +26,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import tap  # noqa: E402
 from postfix import Postfix  # noqa: E402
 from tlstest import certs, starttls  # noqa: E402
+from dkimtest import rsa_key, signatures, sig_tags, verify  # noqa: E402
 
 import sluicetest  # noqa: E402
 
@@ -45,6 +46,11 @@ class AuthE2E(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="sluice-auth-")
+        # The dkim filter signs what authenticated users send (its sign table).
+        cls.key = rsa_key(cls.tmp, "auth")
+        cls.sign_table = os.path.join(cls.tmp, "signing.table")
+        with open(cls.sign_table, "w") as f:
+            f.write("example.org sel %s\n" % cls.key.pem)
         cls.pf = Postfix(sasl_users={USER: PASSWORD})
         cls.pf.start()
         try:
@@ -69,6 +75,9 @@ class AuthE2E(unittest.TestCase):
                     "[listener submissions]\naddress = 127.0.0.1:%d\nrole = submission\n"
                     "tls = implicit\ntls_cert = %s\ntls_key = %s\n"
                     % (sub_port, cert, key, smtps_port, cert, key))
+            f.write("[filter dkim]\nmodule = %s\nsign_table = %s\n"
+                    % (sluicetest.built_module("filters", "dkim", ".libs", "dkim.so"),
+                       cls.sign_table))
         return sluicetest.Sluiced(d, config=path, listen_port=sub_port), sub_port, smtps_port
 
     @classmethod
@@ -100,6 +109,19 @@ class AuthE2E(unittest.TestCase):
         # credentials are never logged, even at debug
         self.assertNotIn("AGFsaWNlAHMzY3JldCBwYXNz", self.sluiced.log)   # the PLAIN response
         self.assertNotIn(PASSWORD, self.sluiced.log)
+
+    def test_authenticated_mail_signed(self):
+        """The dkim filter signs an authenticated session's mail (login from
+        AUTH passed through); python3-dkim verifies what Postfix delivered."""
+        rc, out = swaks(self.sub_port, "--tls", "--auth", "PLAIN", "--auth-user", USER,
+                        "--auth-password", PASSWORD, "--header", "Subject: signed after auth")
+        if rc != 0:
+            self.fail_with_logs("swaks failed:\n" + out)
+        got = self.pf.messages(count=1)[0]
+        sigs = signatures(got)
+        self.assertEqual(len(sigs), 1, got[:1200])
+        self.assertEqual(sig_tags(sigs[0])["d"], "example.org")
+        self.assertTrue(verify(got, {"sel._domainkey.example.org": self.key.record}), got[:1500])
 
     def test_implicit_tls_auth_login(self):
         rc, out = swaks(self.smtps_port, "--tls-on-connect", "--auth", "LOGIN", "--auth-user",
