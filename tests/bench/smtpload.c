@@ -1,6 +1,7 @@
 /*
  * tests/bench/smtpload.c - a small SMTP load generator with optional STARTTLS,
- * for tests/bench/tls.sh (smtp-source cannot do TLS).
+ * for tests/bench/tls.sh (smtp-source cannot do TLS) and tests/bench/auth.sh
+ * (PROXY protocol, a given message).
  *
  *     cc -O2 -Wall -Wextra -Werror -o smtpload smtpload.c -lssl -lcrypto -pthread
  *     smtpload --port 2525 --concurrency 100 --messages 3000 --size 1024 [--starttls]
@@ -26,6 +27,15 @@
  * session of its previous message (abbreviated handshake, as MTAs that cache
  * TLS sessions do). The "tls:" line names what the first handshake
  * negotiated. Loopback use is intended.
+ *
+ * --data FILE sends that message instead of the generated one (--size is then
+ * ignored): its lines get CRLF endings (a bare LF becomes CRLF), a missing
+ * final line end is added, and it is dot-stuffed here; send it as it should
+ * arrive (e.g. DKIM-signed), not stuffed. --proxy ADDR makes every
+ * connection start with a PROXY protocol v1 header naming ADDR (IPv4) as
+ * the client: "PROXY TCP4 ADDR HOST SPORT PORT\r\n", SPORT being the
+ * socket's real local port, sent before the greeting is read (for sluiced
+ * listeners with proxy_protocol = v1 and trusted = 127.0.0.1).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -64,6 +74,8 @@ static const char *opt_sni = "sluice.test";
 static const char *opt_helo = "client.example";
 static const char *opt_from = "sender@example.org";
 static const char *opt_to = "rcpt@example.com";
+static const char *opt_data;  /* --data FILE: the message to send, or NULL */
+static const char *opt_proxy; /* --proxy ADDR: PROXY v1 source address, or NULL */
 
 static struct sockaddr_in server;
 static SSL_CTX *ctx;
@@ -325,6 +337,20 @@ static int session(struct conn *c, SSL_SESSION **session)
 		return -1;
 	}
 
+	if (opt_proxy != NULL) {
+		struct sockaddr_in local;
+		socklen_t len = sizeof local;
+		c->stage = "PROXY header";
+		if (getsockname(c->fd, (struct sockaddr *)&local, &len) < 0) {
+			fail(c, "getsockname: %s", strerror(errno));
+			return -1;
+		}
+		snprintf(cmd, sizeof cmd, "PROXY TCP4 %s %s %u %d\r\n", opt_proxy, opt_host,
+		         (unsigned)ntohs(local.sin_port), opt_port);
+		if (send_all(c, cmd, strlen(cmd)) < 0)
+			return -1;
+	}
+
 	c->stage = "greeting";
 	if (reply(c, 220, NULL, NULL) < 0)
 		return -1;
@@ -470,6 +496,77 @@ static void build_message(void)
 	free(msg);
 }
 
+/*
+ * The message of --data FILE: every line ends in CRLF (a bare LF becomes
+ * CRLF, a missing last line end is added; a CR not before LF is left as it
+ * is), then dot-stuffed for the wire, then ".\r\n".
+ */
+static void load_message(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *raw = NULL, *msg;
+	size_t len = 0, cap = 0, k = 0;
+
+	if (f == NULL) {
+		fprintf(stderr, "smtpload: --data %s: %s\n", path, strerror(errno));
+		exit(2);
+	}
+	for (;;) {
+		if (cap - len < 65536) {
+			cap = cap * 2 + 65536;
+			raw = realloc(raw, cap);
+			if (raw == NULL) {
+				fprintf(stderr, "smtpload: out of memory\n");
+				exit(2);
+			}
+		}
+		size_t n = fread(raw + len, 1, cap - len, f);
+		len += n;
+		if (n == 0)
+			break;
+	}
+	if (ferror(f)) {
+		fprintf(stderr, "smtpload: --data %s: read error\n", path);
+		exit(2);
+	}
+	fclose(f);
+	if (len == 0) {
+		fprintf(stderr, "smtpload: --data %s: empty file\n", path);
+		exit(2);
+	}
+
+	msg = malloc(len * 2 + 2);
+	wire = malloc(len * 3 + 8);        /* every line "." (stuffed) at worst */
+	if (msg == NULL || wire == NULL) {
+		fprintf(stderr, "smtpload: out of memory\n");
+		exit(2);
+	}
+	for (size_t i = 0; i < len; i++) {
+		if (raw[i] == '\n' && (i == 0 || raw[i - 1] != '\r'))
+			msg[k++] = '\r';
+		msg[k++] = raw[i];
+	}
+	if (msg[k - 1] != '\n') {
+		if (msg[k - 1] != '\r')
+			msg[k++] = '\r';
+		msg[k++] = '\n';
+	}
+	free(raw);
+	msg_octets = k;
+
+	size_t w = 0;
+	int bol = 1;
+	for (size_t i = 0; i < k; i++) {
+		if (bol && msg[i] == '.')
+			wire[w++] = '.';
+		wire[w++] = msg[i];
+		bol = msg[i] == '\n';
+	}
+	memcpy(wire + w, ".\r\n", 3);
+	wire_len = w + 3;
+	free(msg);
+}
+
 /* ------------------------------------------------------------ main */
 
 static void usage(void)
@@ -477,7 +574,8 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: smtpload --port PORT [--host ADDR] [--concurrency N] [--messages N]\n"
 		"                [--size OCTETS] [--starttls] [--resume] [--sni NAME]\n"
-		"                [--timeout SECONDS] [--helo NAME] [--from ADDR] [--to ADDR]\n");
+		"                [--timeout SECONDS] [--helo NAME] [--from ADDR] [--to ADDR]\n"
+		"                [--data FILE] [--proxy IPV4ADDR]\n");
 	exit(2);
 }
 
@@ -510,6 +608,8 @@ int main(int argc, char **argv)
 		{ "helo", required_argument, NULL, 'e' },
 		{ "from", required_argument, NULL, 'f' },
 		{ "to", required_argument, NULL, 'T' },
+		{ "data", required_argument, NULL, 'd' },
+		{ "proxy", required_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct timespec t0, t1;
@@ -531,6 +631,8 @@ int main(int argc, char **argv)
 		case 'e': opt_helo = optarg; break;
 		case 'f': opt_from = optarg; break;
 		case 'T': opt_to = optarg; break;
+		case 'd': opt_data = optarg; break;
+		case 'P': opt_proxy = optarg; break;
 		default: usage();
 		}
 	}
@@ -542,6 +644,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "smtpload: --host needs a numeric IPv4 address\n");
 		return 2;
 	}
+	if (opt_proxy != NULL) {
+		struct in_addr a;
+		if (inet_pton(AF_INET, opt_proxy, &a) != 1) {
+			fprintf(stderr, "smtpload: --proxy needs a numeric IPv4 address\n");
+			return 2;
+		}
+	}
 	signal(SIGPIPE, SIG_IGN);
 
 	if (opt_starttls) {
@@ -552,7 +661,10 @@ int main(int argc, char **argv)
 		}
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
 	}
-	build_message();
+	if (opt_data != NULL)
+		load_message(opt_data);
+	else
+		build_message();
 
 	if (opt_conc > opt_messages)
 		opt_conc = (int)opt_messages;
@@ -579,9 +691,11 @@ int main(int argc, char **argv)
 
 	double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	long ok = atomic_load(&n_ok), failed = atomic_load(&n_failed);
-	printf("smtpload: %ld messages (%ld ok, %ld failed), %d clients, %s%s, %zu octets\n",
+	printf("smtpload: %ld messages (%ld ok, %ld failed), %d clients, %s%s%s%s, %zu octets%s%s\n",
 	       opt_messages, ok, failed, opt_conc, opt_starttls ? "starttls" : "plain",
-	       opt_starttls && opt_resume ? " --resume" : "", msg_octets);
+	       opt_starttls && opt_resume ? " --resume" : "",
+	       opt_proxy != NULL ? ", proxy " : "", opt_proxy != NULL ? opt_proxy : "",
+	       msg_octets, opt_data != NULL ? " from " : "", opt_data != NULL ? opt_data : "");
 	if (opt_starttls)
 		printf("tls: %s; resumed %ld of %ld\n",
 		       tls_info[0] != '\0' ? tls_info : "no handshake completed",
