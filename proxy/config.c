@@ -10,12 +10,14 @@
 #include <unistd.h>
 
 #include <ini.h>
+#include <openssl/ssl.h>
 
 #include "config.h"
 #include "config_filter.h"
 #include "config_keys.h"
 #include "config_listener.h"
 #include "log.h"
+#include "tls.h"
 #include "util.h"
 
 /* Longer lines are reported, never split: inih would parse the rest as a new line. */
@@ -428,6 +430,8 @@ config_new_defaults(const char *path)
 	cfg->auth_fail_delay = 1000;
 	cfg->backend_pool = 8;
 	cfg->backend_idle_timeout = 10 * 1000;
+	cfg->backend_tls = CONFIG_BACKEND_TLS_NO;
+	cfg->backend_tls_verify = 1;
 	cfg->shutdown_timeout = 30 * 1000;
 	cfg->log_level = LOG_LEVEL_INFO;
 	cfg->filter_dir = xstrdup(PKGLIBDIR);
@@ -443,6 +447,22 @@ static void
 listener_report(void *ctx, int line, const char *msg)
 {
 	load_error(ctx, line, "%s", msg);
+}
+
+/* The backend leg's TLS context (tls.h), with the CA file read now. */
+static void
+backend_tls_finish(struct load *ld)
+{
+	char err[CONFIG_MAX_LINE + 512];
+	int line = 0;
+
+	for (size_t i = 0; i < CONFIG_NKEYS; i++)
+		if (strcmp(config_keys[i].name, ld->cfg->backend_tls_ca ? "backend_tls_ca" :
+		                                "backend_tls") == 0)
+			line = ld->seen[i];
+	ld->cfg->backend_tls_ctx = tls_client_ctx_new(ld->cfg->backend_tls_ca, err, sizeof(err));
+	if (ld->cfg->backend_tls_ctx == NULL)
+		load_error(ld, line, "%s", err);
 }
 
 /* Checks across lines, then the defaults that depend on what was given. */
@@ -478,6 +498,8 @@ load_finish(struct load *ld)
 	}
 	if (cfg->authserv_id == NULL)
 		cfg->authserv_id = xstrdup(cfg->hostname);
+	if (cfg->backend_tls != CONFIG_BACKEND_TLS_NO && ld->nerrors == 0)
+		backend_tls_finish(ld);
 }
 
 /* inih's options are process globals: set ours for the parse, then put them back.
@@ -599,6 +621,8 @@ config_free(struct config **cfgp)
 	free(cfg->authserv_id);
 	free(cfg->quarantine_header);
 	free(cfg->quarantine_rcpt);
+	free(cfg->backend_tls_ca);
+	SSL_CTX_free(cfg->backend_tls_ctx);
 	free(cfg->path);
 	free(cfg);
 	*cfgp = NULL;

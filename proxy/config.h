@@ -10,6 +10,7 @@
 #include "config_addr.h"      /* struct config_addr, config_parse_addr, config_addr_format */
 
 struct tls_server;
+struct ssl_ctx_st;
 
 struct config_listener {
 	char *name;               /* section name, or "listen:N" for a `listen =` line */
@@ -90,6 +91,13 @@ struct config_filter {
 
 enum config_xclient { CONFIG_XCLIENT_AUTO = 0, CONFIG_XCLIENT_YES, CONFIG_XCLIENT_NO };
 enum config_bare_newline { CONFIG_BARE_NEWLINE_REJECT = 0, CONFIG_BARE_NEWLINE_NORMALIZE };
+enum config_backend_tls {
+	CONFIG_BACKEND_TLS_NO = 0,
+	CONFIG_BACKEND_TLS_OPPORTUNISTIC, /* STARTTLS when offered, unauthenticated (RFC 7435);
+	                                   * a failed handshake: plain on a new connection */
+	CONFIG_BACKEND_TLS_REQUIRED,      /* no STARTTLS or a failed handshake (or verification):
+	                                   * the backend is unusable, like a failed connect */
+};
 
 /* Every duration is in milliseconds, every size in octets. Defaults in config.c and
  * in etc/sluice.conf, which must agree. */
@@ -133,6 +141,11 @@ struct config {
 	                                    * failures so far; default 1 s */
 	unsigned backend_pool;             /* idle backend connections kept per loop; default 8; 0 = none */
 	unsigned backend_idle_timeout;     /* an idle pooled connection is closed after; default 10 s */
+	int backend_tls;                   /* enum config_backend_tls; default no */
+	char *backend_tls_ca;              /* PEM CA file; NULL = the system store (default) */
+	int backend_tls_verify;            /* yes|no (1|0): with required, check the chain and
+	                                    * the backend's name or address; default yes */
+	struct ssl_ctx_st *backend_tls_ctx;/* built at load when backend_tls != no (tls.h) */
 
 	unsigned shutdown_timeout;      /* SIGTERM: bound for sessions to finish; default 30 s */
 

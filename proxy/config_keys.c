@@ -15,6 +15,8 @@
 
 static const char *const xclient_words[] = { "auto", "yes", "no", NULL };
 static const char *const bare_newline_words[] = { "reject", "normalize", NULL };
+static const char *const backend_tls_words[] = { "no", "opportunistic", "required", NULL };
+static const char *const no_yes_words[] = { "no", "yes", NULL };
 
 #define F(field) offsetof(struct config, field)
 const struct config_key config_keys[] = {
@@ -46,6 +48,9 @@ const struct config_key config_keys[] = {
 	{ "auth_fail_delay", KT_DURATION, F(auth_fail_delay), 0, NULL, NULL },
 	{ "backend_pool", KT_UINT, F(backend_pool), 0, NULL, NULL },
 	{ "backend_idle_timeout", KT_DURATION, F(backend_idle_timeout), 1, NULL, NULL },
+	{ "backend_tls", KT_ENUM, F(backend_tls), 0, backend_tls_words, NULL },
+	{ "backend_tls_ca", KT_FILE, F(backend_tls_ca), 0, NULL, NULL },
+	{ "backend_tls_verify", KT_ENUM, F(backend_tls_verify), 0, no_yes_words, NULL },
 	{ "shutdown_timeout", KT_DURATION, F(shutdown_timeout), 0, NULL, NULL },
 	{ "log_level", KT_LOGLEVEL, F(log_level), 0, NULL, NULL },
 	{ "filter_dir", KT_PATH, F(filter_dir), 0, NULL, NULL },

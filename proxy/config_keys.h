@@ -26,7 +26,7 @@ struct config_key {
 };
 
 /* Every key of [sluice]; a static assertion in config_keys.c keeps the count true. */
-#define CONFIG_NKEYS 38
+#define CONFIG_NKEYS 41
 extern const struct config_key config_keys[CONFIG_NKEYS];
 
 /* Check value for k and store it in cfg. KT_LISTEN and KT_BACKEND are not plain

@@ -9,7 +9,9 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <openssl/err.h>
 
 #include "config.h"
 #include "log.h"
@@ -28,7 +30,7 @@
 #define RELAY_CHUNK (16 * 1024)
 
 static const char *const state_names[] = {
-	"closed", "connecting", "greeting", "ehlo", "helo", "xclient", "ehlo2",
+	"closed", "connecting", "greeting", "ehlo", "helo", "starttls", "tls", "xclient", "ehlo2",
 	"ready", "command", "data-cmd", "data-body", "data-end",
 	"env-rset", "env-mail", "env-rcpt",
 };
@@ -99,6 +101,7 @@ relay_close(struct relay *r)
 	/* What reuse knows belongs to the connection (no_reuse to the relay). */
 	r->uses = r->errors = r->nrset = 0;
 	r->tx_open = r->xclient_used = r->reusing = 0;
+	r->tls = 0;
 }
 
 void
@@ -127,8 +130,9 @@ relay_send(struct relay *r, const char *line, size_t len)
 	memcpy(buf, line, len);
 	buf[len++] = '\r';
 	buf[len++] = '\n';
-	/* Straight to the socket when nothing is queued (see session_flush). */
-	if (evbuffer_get_length(out) == 0) {
+	/* Straight to the socket when nothing is queued (see session_flush); never
+	 * under TLS, where the socket is below the filter. */
+	if (r->tls == 0 && evbuffer_get_length(out) == 0) {
 		n = send(bufferevent_getfd(r->bev), buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0)
 			n = 0;
@@ -156,10 +160,34 @@ relay_new(struct event_base *base, struct backend_pool *pool, const struct confi
 	return r;
 }
 
+/* QUIT through the TLS filter, then what it made of it straight to the socket. */
+static void
+relay_tls_quit(struct relay *r)
+{
+	struct bufferevent *under = bufferevent_get_underlying(r->bev);
+	struct evbuffer *out;
+	size_t n;
+
+	if (under == NULL || evbuffer_get_length(bufferevent_get_output(r->bev)) != 0)
+		return;
+	bufferevent_write(r->bev, "QUIT\r\n", 6);
+	out = bufferevent_get_output(under);
+	n = evbuffer_get_length(out);
+	if (n > 0 && n <= 4096 &&
+	    send(bufferevent_getfd(under), evbuffer_pullup(out, (ssize_t)n), n,
+	         MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)n) {
+		evbuffer_drain(out, n);
+		log_debug(r->sid, "backend %s < QUIT", r->name);
+	}
+}
+
 void
 relay_quit(struct relay *r)
 {
-	if (r->bev != NULL && evbuffer_get_length(bufferevent_get_output(r->bev)) == 0) {
+	if (r->bev != NULL && r->tls == 2)
+		relay_tls_quit(r);
+	else if (r->bev != NULL && r->tls == 0 &&
+	         evbuffer_get_length(bufferevent_get_output(r->bev)) == 0) {
 		/* Best effort, never waits: an idle socket's send buffer takes six octets. */
 		evutil_socket_t fd = bufferevent_getfd(r->bev);
 		if (send(fd, "QUIT\r\n", 6, MSG_NOSIGNAL | MSG_DONTWAIT) == 6)
@@ -257,6 +285,14 @@ relay_socket_new(struct relay *r)
 	bufferevent_setcb(r->bev, relay_read_cb, relay_write_cb, relay_event_cb, r);
 }
 
+void
+relay_bev_replace(struct relay *r, struct bufferevent *bev)
+{
+	r->bev = bev;
+	r->gen++;                 /* a read loop on the old one stops */
+	bufferevent_setcb(bev, relay_read_cb, relay_write_cb, relay_event_cb, r);
+}
+
 /* ------------------------------------------------------------ replies */
 
 static void
@@ -272,6 +308,7 @@ relay_on_reply(struct relay *r)
 	case R_GREETING:
 	case R_EHLO:
 	case R_HELO:
+	case R_STARTTLS:
 	case R_XCLIENT:
 	case R_EHLO2:
 		relay_open_on_reply(r);
@@ -334,7 +371,8 @@ static void
 relay_on_failure(struct relay *r, const char *why)
 {
 	switch (r->state) {
-	case R_CONNECTING: case R_GREETING: case R_EHLO: case R_HELO: case R_XCLIENT: case R_EHLO2:
+	case R_CONNECTING: case R_GREETING: case R_EHLO: case R_HELO: case R_STARTTLS:
+	case R_XCLIENT: case R_EHLO2:
 		relay_backend_failed(r, why);
 		break;
 	case R_COMMAND: case R_DATA_CMD: case R_DATA_BODY:
@@ -457,15 +495,27 @@ static void
 relay_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct relay *r = arg;
-	char why[128];
+	char why[200];
+	unsigned long e;
 
 	(void)bev;
+	if (r->state == R_TLS) {
+		relay_tls_event(r, what);
+		return;
+	}
 	if (what & BEV_EVENT_CONNECTED) {
 		relay_set_state(r, R_GREETING);
 		relay_timeouts(r, r->cfg->backend_timeout_command);
 		return;
 	}
-	if (what & BEV_EVENT_TIMEOUT)
+	if (r->tls != 0 && (e = bufferevent_get_openssl_error(r->bev)) != 0) {
+		/* OpenSSL's reason (a bad record, an alert) rather than errno's. */
+		char ebuf[160];
+		ERR_error_string_n(e, ebuf, sizeof(ebuf));
+		while (bufferevent_get_openssl_error(r->bev) != 0)
+			;
+		xsnprintf(why, sizeof(why), "TLS: %s (%s)", ebuf, state_names[r->state]);
+	} else if (what & BEV_EVENT_TIMEOUT)
 		xsnprintf(why, sizeof(why), "timeout (%s)", state_names[r->state]);
 	else if (what & BEV_EVENT_EOF)
 		xsnprintf(why, sizeof(why), "connection closed (%s)", state_names[r->state]);

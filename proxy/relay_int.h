@@ -22,7 +22,7 @@ struct event;
 #define RELAY_REUSE_MAX 100
 
 enum relay_state {
-	R_CLOSED, R_CONNECTING, R_GREETING, R_EHLO, R_HELO, R_XCLIENT, R_EHLO2,
+	R_CLOSED, R_CONNECTING, R_GREETING, R_EHLO, R_HELO, R_STARTTLS, R_TLS, R_XCLIENT, R_EHLO2,
 	R_READY, R_COMMAND, R_DATA_CMD, R_DATA_BODY, R_DATA_END,
 	R_ENV_RSET, R_ENV_MAIL, R_ENV_RCPT,
 };
@@ -57,6 +57,11 @@ struct relay {
 
 	struct smtp_caps caps;
 	char name[80];
+
+	/* TLS on the backend leg (backend_tls) */
+	int tls;                  /* this connection: 0 plain, 1 handshake, 2 on */
+	int tls_plain;            /* opportunistic TLS failed with this backend: the
+	                           * relay's next connection stays plain */
 
 	/* XCLIENT lines still to send */
 	char xclient[RELAY_XCLIENT_LINES][SMTP_COMMAND_MAX];
@@ -116,6 +121,10 @@ void relay_send(struct relay *r, const char *line, size_t len);
  * allocation failure. */
 void relay_socket_new(struct relay *r);
 
+/* r->bev becomes bev (a filter over the old one, which it owns), with relay.c's
+ * callbacks, not yet enabled; a read loop over the old one's input stops. */
+void relay_bev_replace(struct relay *r, struct bufferevent *bev);
+
 /* Hand bev and what was learned on it from the pooled relay *from to r (fresh,
  * closed), and free *from without closing the connection. */
 void relay_adopt(struct relay *r, struct relay **from);
@@ -134,6 +143,8 @@ void relay_xclient_clear(struct relay *r);
 /* Re-identify a connection just taken from the pool (relay_adopt) for r's client;
  * finishes like relay_open. */
 void relay_reidentify(struct relay *r);
+/* A bufferevent event in R_TLS (the handshake): done, or failed (what). */
+void relay_tls_event(struct relay *r, short what);
 
 /* relay_pool.c */
 

@@ -1,15 +1,21 @@
 /* relay_open.c - opening the backend leg: connect with failover across backends,
- * greeting, EHLO/HELO, XCLIENT (early or after EHLO), re-identifying a pooled
- * connection for a new client, and the capability probe. */
+ * greeting, EHLO/HELO, STARTTLS (backend_tls), XCLIENT (early or after EHLO),
+ * re-identifying a pooled connection for a new client, and the capability probe. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "backend.h"
 #include "config.h"
@@ -17,12 +23,14 @@
 #include "metrics.h"
 #include "relay.h"
 #include "relay_int.h"
+#include "tls.h"
 #include "util.h"
 #include "xclient.h"
 
 static const char REPLY_UNAVAILABLE[] = "451 4.4.1 Error: backend MTA unavailable, try again later\r\n";
 
 static void relay_try_next(struct relay *r);
+static void relay_after_caps(struct relay *r, int second);
 
 /* EHLO or HELO with our name. */
 static void
@@ -155,6 +163,7 @@ relay_open(struct relay *r, const struct client_identity *id, relay_cb *cb, void
 	r->probe = id == NULL;
 	r->probe_only = 0;
 	r->next_try = 0;
+	r->tls_plain = 0;
 	relay_close(r);
 	relay_id_clear(r);
 	if (id != NULL) {
@@ -174,6 +183,7 @@ relay_probe(struct relay *r, size_t idx, relay_cb *cb, void *arg)
 	r->cb_arg = arg;
 	r->probe = 1;
 	r->probe_only = 1;
+	r->tls_plain = 0;
 	relay_close(r);
 	relay_id_clear(r);
 	relay_connect(r, (int)idx);
@@ -185,6 +195,170 @@ relay_xclient_clear(struct relay *r)
 	r->nxclient = r->ixclient = 0;
 }
 
+/* ------------------------------------------------------------ STARTTLS */
+
+/* STARTTLS is to be tried on this connection: configured, not on yet, and not
+ * given up on for this backend (opportunistic fallback). */
+static int
+relay_wants_tls(const struct relay *r)
+{
+	return r->cfg->backend_tls != CONFIG_BACKEND_TLS_NO && r->tls == 0 &&
+	       r->tls_plain != r->bidx + 1;
+}
+
+/* After the first EHLO: STARTTLS when wanted. Returns 1 when it took over (sent
+ * STARTTLS, or gave up on the backend), 0 to go on in the clear. */
+static int
+relay_starttls(struct relay *r)
+{
+	if (!relay_wants_tls(r))
+		return 0;
+	if (!(r->caps.caps & SMTP_CAP_STARTTLS)) {
+		if (r->cfg->backend_tls == CONFIG_BACKEND_TLS_REQUIRED) {
+			log_warning(r->sid, "backend %s does not offer STARTTLS (backend_tls = required)",
+			            r->name);
+			relay_backend_failed(r, "does not offer STARTTLS (backend_tls = required)");
+			return 1;
+		}
+		log_debug(r->sid, "backend %s does not offer STARTTLS; going on without TLS", r->name);
+		return 0;
+	}
+	relay_set_state(r, R_STARTTLS);
+	relay_send(r, "STARTTLS", 8);
+	return 1;
+}
+
+static int
+host_is_ip(const char *host)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
+}
+
+/* The handshake failed (why: OpenSSL's reason). required: the backend is unusable
+ * for this session. opportunistic: the same backend again, in the clear (RFC 7435:
+ * a failed upgrade must not cost the mail), on a new connection since the old
+ * one's SMTP state is lost. */
+static void
+relay_tls_failed(struct relay *r, const char *why)
+{
+	char msg[400];
+	int idx = r->bidx;
+
+	xsnprintf(msg, sizeof(msg), "TLS handshake failed: %s", why);
+	if (r->cfg->backend_tls == CONFIG_BACKEND_TLS_REQUIRED) {
+		log_warning(r->sid, "backend %s: %s (backend_tls = required)", r->name, msg);
+		relay_backend_failed(r, msg);
+		return;
+	}
+	log_warning(r->sid, "backend %s: %s; again without TLS (backend_tls = opportunistic)",
+	            r->name, msg);
+	relay_close(r);
+	r->tls_plain = idx + 1;
+	relay_connect(r, idx);
+}
+
+/* The 220 to STARTTLS: drop what came with it, wrap the connection. */
+static void
+relay_tls_start(struct relay *r)
+{
+	const char *host = r->pool->backends[r->bidx].cfg->host;
+	struct evbuffer *in = bufferevent_get_input(r->bev);
+	size_t n = evbuffer_get_length(in);
+	struct bufferevent *bev = NULL;
+	SSL *ssl;
+	char ebuf[256];
+
+	/* RFC 3207 4.2 (CVE-2011-0411 turned around): what the backend sent after its
+	 * 220 in the clear is not believed, neither now nor after the handshake. */
+	if (n > 0) {
+		log_warning(r->sid, "backend %s: discarded %zu octets after the backend's 220 to STARTTLS",
+		            r->name, n);
+		evbuffer_drain(in, n);
+	}
+	ERR_clear_error();
+	ssl = SSL_new(r->cfg->backend_tls_ctx);
+	if (ssl != NULL) {
+		/* The name (or address) is always checked, so that the log can say; with
+		 * required and backend_tls_verify, a mismatch fails the handshake. */
+		if (host_is_ip(host)) {
+			X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host);
+		} else {
+			SSL_set_tlsext_host_name(ssl, host);
+			SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+			SSL_set1_host(ssl, host);
+		}
+		if (r->cfg->backend_tls == CONFIG_BACKEND_TLS_REQUIRED && r->cfg->backend_tls_verify)
+			SSL_set_verify(ssl, SSL_VERIFY_PEER, NULL);
+		bev = bufferevent_openssl_filter_new(r->base, r->bev, ssl, BUFFEREVENT_SSL_CONNECTING,
+		                                     BEV_OPT_CLOSE_ON_FREE);
+	}
+	if (bev == NULL) {
+		const char *why = tls_error_text(ebuf, sizeof(ebuf));
+
+		if (ssl != NULL)
+			SSL_free(ssl);
+		relay_tls_failed(r, why);
+		return;
+	}
+	/* The filter's timeouts govern from now on; the socket's would fire while idle. */
+	bufferevent_set_timeouts(r->bev, NULL, NULL);
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	r->tls = 1;
+	/* RFC 3207 4.2: what was learned before TLS is forgotten. */
+	smtp_caps_init(&r->caps);
+	relay_set_state(r, R_TLS);
+	relay_bev_replace(r, bev);
+	relay_timeouts(r, r->cfg->backend_timeout_connect);
+	/* Last: enabling may run the handshake's first steps, and a failure there
+	 * (relay_tls_event) closes r->bev at once. */
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
+void
+relay_tls_event(struct relay *r, short what)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(r->bev);
+	long v = SSL_get_verify_result(ssl);
+	unsigned long e;
+	char why[300], ebuf[256];
+
+	if (what & BEV_EVENT_CONNECTED) {
+		const SSL_CIPHER *c = SSL_get_current_cipher(ssl);
+		X509 *peer = SSL_get0_peer_certificate(ssl);
+		int alg = 0, bits = SSL_CIPHER_get_bits(c, &alg);
+
+		r->tls = 2;
+		/* The pool must not give this connection to a client it was not opened for
+		 * (relay_pool.c); simplest: never. */
+		relay_mark_no_reuse(r);
+		log_info(r->sid, "backend TLS established with %s: %s with cipher %s (%d/%d bits), "
+		         "certificate %s%s", r->name, SSL_get_version(ssl), SSL_CIPHER_get_name(c),
+		         bits, alg, peer != NULL && v == X509_V_OK ? "verified" : "not verified: ",
+		         peer == NULL ? "none" : v == X509_V_OK ? "" : X509_verify_cert_error_string(v));
+		relay_set_state(r, R_EHLO);
+		relay_timeouts(r, r->cfg->backend_timeout_command);
+		relay_send_hello(r, "EHLO");
+		return;
+	}
+	e = bufferevent_get_openssl_error(r->bev);
+	while (bufferevent_get_openssl_error(r->bev) != 0)
+		;
+	if (e != 0) {
+		ERR_error_string_n(e, ebuf, sizeof(ebuf));
+		if (v != X509_V_OK)
+			xsnprintf(why, sizeof(why), "%s (%s)", ebuf, X509_verify_cert_error_string(v));
+		else
+			xsnprintf(why, sizeof(why), "%s", ebuf);
+	} else {
+		xsnprintf(why, sizeof(why), "%s", (what & BEV_EVENT_TIMEOUT) ? "timeout" :
+		          (what & BEV_EVENT_EOF) ? "connection closed" :
+		          evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	}
+	relay_tls_failed(r, why);
+}
+
 /* When the pool already knows this backend offers XCLIENT (from the probe or an
  * earlier session), send it right after the greeting: one round trip fewer per
  * session. Sluice's own EHLO is only needed to learn the capabilities. */
@@ -194,7 +368,8 @@ relay_xclient_early(struct relay *r)
 	struct smtp_caps caps;
 
 	r->xclient_early = 0;
-	if (!relay_wants_xclient(r) || !backend_get_caps(&r->pool->backends[r->bidx], &caps) ||
+	if (!relay_wants_xclient(r) || relay_wants_tls(r) ||
+	    !backend_get_caps(&r->pool->backends[r->bidx], &caps) ||
 	    !(caps.caps & SMTP_CAP_XCLIENT))
 		return 0;
 	r->caps = caps;
@@ -235,10 +410,19 @@ relay_ehlo_done(struct relay *r, int second)
 		first = 0;
 		p = nl + 1;
 	}
-	/* What the backend offers to sluice itself: the pool's view, used for the
-	 * EHLO sluice offers its clients. */
+	if (!second && relay_starttls(r))
+		return;
+	/* What the backend offers to sluice itself (after TLS, when TLS is used): the
+	 * pool's view, used for the EHLO sluice offers its clients. */
 	if (!second)
 		backend_set_caps(&r->pool->backends[r->bidx], &r->caps);
+	relay_after_caps(r, second);
+}
+
+/* XCLIENT when wanted and offered, else done. */
+static void
+relay_after_caps(struct relay *r, int second)
+{
 	if (second || !relay_wants_xclient(r)) {
 		relay_opened(r);
 		return;
@@ -312,12 +496,28 @@ relay_open_on_reply(struct relay *r)
 	case R_HELO:
 		if (cls == 2) {
 			smtp_caps_init(&r->caps);
-			if (relay_wants_xclient(r) && r->cfg->xclient == CONFIG_XCLIENT_YES)
+			if (r->tls == 0 && r->cfg->backend_tls == CONFIG_BACKEND_TLS_REQUIRED)
+				relay_backend_failed(r, "refused EHLO, so no STARTTLS (backend_tls = required)");
+			else if (relay_wants_xclient(r) && r->cfg->xclient == CONFIG_XCLIENT_YES)
 				relay_backend_failed(r, "does not offer XCLIENT (xclient = yes)");
 			else
 				relay_opened(r);
 		} else {
 			relay_backend_failed(r, relay_why(r, why, sizeof(why), "refused HELO:"));
+		}
+		break;
+	case R_STARTTLS:
+		if (r->rcode == 220) {
+			relay_tls_start(r);
+		} else if (r->cfg->backend_tls == CONFIG_BACKEND_TLS_REQUIRED) {
+			relay_why(r, why, sizeof(why), "refused STARTTLS (backend_tls = required):");
+			log_warning(r->sid, "backend %s %s", r->name, why);
+			relay_backend_failed(r, why);
+		} else {
+			log_info(r->sid, "backend %s %s; going on without TLS", r->name,
+			         relay_why(r, why, sizeof(why), "refused STARTTLS:"));
+			backend_set_caps(&r->pool->backends[r->bidx], &r->caps);
+			relay_after_caps(r, 0);
 		}
 		break;
 	case R_XCLIENT:

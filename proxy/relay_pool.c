@@ -121,6 +121,8 @@ pool_unfit(const struct relay_pool *p, const struct relay *r, char *buf, size_t 
 		return "transaction open";
 	if (r->no_reuse)
 		return "marked not reusable";
+	if (r->tls != 0)   /* relay_open.c marks these no_reuse too; adoption knows no TLS */
+		return "TLS on the backend leg";
 	if (r->errors > 0)
 		return "the backend answered 4xx/5xx on it";
 	if (r->nrset > 0)

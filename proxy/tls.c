@@ -27,8 +27,7 @@ struct tls_server {
 
 /* ------------------------------------------------------------ contexts */
 
-/* The oldest queued OpenSSL error as text (the queue is emptied). */
-static const char *
+const char *
 tls_error_text(char *buf, size_t size)
 {
 	unsigned long e = ERR_get_error(), next;
@@ -153,6 +152,36 @@ tls_server_free(struct tls_server **tp)
 		SSL_CTX_free(t->ctx[i]);
 	free(t->ctx);
 	free(t);
+}
+
+SSL_CTX *
+tls_client_ctx_new(const char *cafile, char *err, size_t errlen)
+{
+	SSL_CTX *ctx;
+	char ebuf[256];
+	int ok;
+
+	ERR_clear_error();
+	ctx = SSL_CTX_new(TLS_client_method());
+	if (ctx == NULL) {
+		xsnprintf(err, errlen, "cannot create a TLS context: %s",
+		          tls_error_text(ebuf, sizeof(ebuf)));
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+	/* Verification is chosen per connection (relay_open.c): SSL_VERIFY_NONE here
+	 * still computes the result, which opportunistic TLS logs. */
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	ok = cafile != NULL ? SSL_CTX_load_verify_locations(ctx, cafile, NULL)
+	                    : SSL_CTX_set_default_verify_paths(ctx);
+	if (ok != 1) {
+		xsnprintf(err, errlen, "backend_tls_ca %s: not a PEM CA file: %s",
+		          cafile ? cafile : "(system store)", tls_error_text(ebuf, sizeof(ebuf)));
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
 }
 
 /* ------------------------------------------------------------ sessions */

@@ -8,7 +8,19 @@
 
 struct config_listener;
 struct session;
+struct ssl_ctx_st;
 struct tls_server;
+
+/* The oldest queued OpenSSL error of this thread as text in buf (the queue is
+ * emptied); "unknown error" when none is queued. Returns buf or a constant. */
+const char *tls_error_text(char *buf, size_t size);
+
+/* The client context of the backend leg (backend_tls): TLS 1.2 at least, the
+ * trust anchors from cafile (PEM), or the system store when cafile is NULL.
+ * Verification is off in the context; each connection turns it on as configured.
+ * Blocking (reads files): call at config load. NULL with a message in err. The
+ * result is shared by every loop thread (SSL_new only); free with SSL_CTX_free. */
+struct ssl_ctx_st *tls_client_ctx_new(const char *cafile, char *err, size_t errlen);
 
 /* One SSL_CTX per tls_cert/tls_key pair of l, with l's tls_min_version and
  * tls_ciphers. Reads the files (blocking: call at config load). Returns NULL with

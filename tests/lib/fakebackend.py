@@ -43,6 +43,16 @@ per_conn={n: {knob: value}}, connections numbered from 1 in accept order):
     lenient_dot=True       end DATA also on <LF>.<LF>, <LF>.<CR><LF>, <CR><LF>.<LF>
                            (like a lenient MTA: makes smuggling visible as a
                            second message)
+    starttls=(cert, key)   offer STARTTLS (before TLS only), answer 220 and wrap
+                           the connection server-side with this certificate;
+                           replies={"STARTTLS": "454 ..."} refuses instead.
+                           conn.tls is then the TLS version, conn.tls_at the
+                           number of commands received before the upgrade,
+                           conn.tls_error why a handshake failed
+    tls_caps=[...]         EHLO keywords after TLS (default: caps)
+    starttls_inject=b"..." sent in the same write as the 220 to STARTTLS (a
+                           man in the middle's injection)
+    starttls_close=True    after the 220 to STARTTLS, close instead of TLS
 
 The knobs are copied when a connection is accepted: changing fb.knobs (say,
 fb.knobs["greeting"] = "421 ...") affects later connections only.
@@ -56,6 +66,7 @@ to it are refused) that holds the port until .close().
 import itertools
 import re
 import socket
+import ssl
 import threading
 import time
 
@@ -147,6 +158,9 @@ class Connection:
         self.sent = bytearray()            # every byte the fake sent
         self.done = threading.Event()      # set when the connection is finished
         self._counts = {}                  # verb -> times seen (nth_replies)
+        self.tls = None                    # TLS version once upgraded
+        self.tls_at = None                 # len(commands) at the upgrade
+        self.tls_error = None              # a failed server-side handshake
 
     # ------------------------------------------------------------ recording
     @property
@@ -278,10 +292,43 @@ class Connection:
         return text
 
     def _ehlo_reply(self, name):
-        caps = self.knobs.get("caps", DEFAULT_CAPS)
+        caps = list(self.knobs.get("caps", DEFAULT_CAPS))
+        if self.tls:
+            caps = list(self.knobs.get("tls_caps", caps))
+        elif self.knobs.get("starttls"):
+            caps.append("STARTTLS")
         lines = [HOSTNAME] + list(caps)
         return "\r\n".join("250%s%s" % ("-" if i < len(lines) - 1 else " ", l)
                            for i, l in enumerate(lines))
+
+    def after_tls(self):
+        """The commands received over TLS (None when never upgraded)."""
+        return None if self.tls_at is None else list(self.commands)[self.tls_at:]
+
+    def _starttls(self):
+        k = self.knobs
+        text = k.get("replies", {}).get("STARTTLS", "220 2.0.0 Ready to start TLS")
+        # One write: an injection arrives together with the 220.
+        self.send((text + "\r\n").encode() + k.get("starttls_inject", b""))
+        if not text.startswith("220"):
+            return
+        del self._buf[:]          # what the client pipelined is not believed either
+        if k.get("starttls_close"):
+            self.tls_at = len(self.commands)
+            self.tls_error = "closed (starttls_close)"
+            raise _Closed()
+        cert, key = k["starttls"]
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        self.tls_at = len(self.commands)
+        self.sock.settimeout(10.0)
+        try:
+            self.sock = ctx.wrap_socket(self.sock, server_side=True)
+        except (OSError, ssl.SSLError) as e:
+            self.tls_error = str(e)
+            raise _Closed()
+        self.sock.settimeout(0.2)
+        self.tls = self.sock.version()
 
     def _caps_upper(self):
         return [c.split(" ", 1)[0].upper() for c in self.knobs.get("caps", DEFAULT_CAPS)]
@@ -330,6 +377,8 @@ class Connection:
                     attrs[key.upper()] = value
                 self.xclient.append(attrs)
                 self._reply(verb, greeting)
+            elif verb == "STARTTLS" and k.get("starttls") and not self.tls:
+                self._starttls()
             elif verb == "MAIL":
                 bdat_parts = None
                 self._reply(verb, "250 2.1.0 Ok")

@@ -214,12 +214,16 @@ class Postfix:
     """One private Postfix instance. Use as a context manager, or call
     start() and stop() yourself (stop() is idempotent)."""
 
-    def __init__(self, port=None, keep=False, sasl_users=None):
+    def __init__(self, port=None, keep=False, sasl_users=None, tls=None):
         """sasl_users: {user: password} turns on AUTH (Cyrus SASL with a sasldb
-        of this instance, mechanisms PLAIN and LOGIN, realm HOSTNAME)."""
+        of this instance, mechanisms PLAIN and LOGIN, realm HOSTNAME).
+        tls: (cert, key) PEM files turn on STARTTLS in smtpd
+        (smtpd_tls_security_level = may, smtpd_tls_loglevel = 1: the log has
+        "... TLS connection established from ..." per TLS session)."""
         if os.geteuid() != 0:
             raise PostfixError("a private Postfix instance needs root")
         self.sasl_users = sasl_users
+        self.tls = tls
         self.port = port
         self.keep = keep or bool(os.environ.get("SLUICE_KEEP_POSTFIX"))
         self.base = None
@@ -408,6 +412,21 @@ class Postfix:
             f.write(HEADER_CHECKS)
         if self.sasl_users:
             self._setup_sasl(pf)
+        if self.tls:
+            self._setup_tls()
+
+    def _setup_tls(self):
+        """smtpd STARTTLS with copies of the certificate and key in this instance."""
+        cert = os.path.join(self.etc, "smtpd.pem")
+        key = os.path.join(self.etc, "smtpd.key")
+        shutil.copyfile(self.tls[0], cert)
+        shutil.copyfile(self.tls[1], key)
+        os.chmod(key, 0o600)
+        with open(os.path.join(self.etc, "main.cf"), "a") as f:
+            f.write("\n# --- STARTTLS (Postfix(tls=...)) ---\n"
+                    "smtpd_tls_security_level = may\n"
+                    "smtpd_tls_cert_file = %s\nsmtpd_tls_key_file = %s\n"
+                    "smtpd_tls_loglevel = 1\n" % (cert, key))
 
     def _setup_sasl(self, pf):
         """Cyrus SASL for smtpd: its own smtpd.conf and sasldb in this instance."""

@@ -1091,6 +1091,8 @@ START_TEST(test_shipped_defaults_agree)
 	SAME(backend_timeout_data_end); SAME(backend_retry); SAME(backend_probe_interval);
 	SAME(shutdown_timeout); SAME(log_level); SAME(nlisteners); SAME(nbackends);
 	SAME(dns_timeout); SAME(ndns_servers); SAME(nfilters);
+	SAME(backend_pool); SAME(backend_idle_timeout); SAME(auth_fail_limit);
+	SAME(auth_fail_window); SAME(auth_fail_delay); SAME(backend_tls); SAME(backend_tls_verify);
 #undef SAME
 	ck_assert_str_eq(cfg->quarantine_header, def->quarantine_header);
 	ck_assert_str_eq(cfg->score_header, def->score_header);
