@@ -50,6 +50,9 @@ dns_query_drop(struct dns_query *q)
 	}
 	if (q->timer != NULL)
 		event_free(q->timer);
+	for (size_t i = 0; i < q->cached_count; i++)
+		free(q->cached_records[i]);
+	free(q->cached_records);
 	dns_query_unlink(q);
 	free(q);
 }
@@ -103,6 +106,16 @@ dns_on_timeout(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (q->cached) {
+		/* Not a timeout: the zero timer of an answer from the cache. */
+		char **records = q->cached_records;
+		size_t count = q->cached_count;
+
+		q->cached_records = NULL;
+		q->cached_count = 0;
+		dns_lookup_finish(q, q->cached_status, records, count, q->cached_ttl);
+		return;
+	}
 	if (q->stage == DNS_STAGE_LOOKUP) {
 		log_debug(NULL, "dns: %s type %d timed out after %u ms", q->name, q->rrtype,
 		          q->dns->timeout_ms);
@@ -252,6 +265,7 @@ static void
 dns_destroy(struct dns *dns)
 {
 	dns_name_cache_free(dns);
+	dns_answers_free(dns);
 	event_free(dns->ev_fd);
 	ub_ctx_delete(dns->ctx);
 	free(dns);
@@ -431,6 +445,7 @@ dns_lookup_answer(struct dns_query *q, int err, struct ub_result *res)
 	if (res != NULL && res->ttl > 0)
 		ttl = (uint32_t)res->ttl;
 	ub_resolve_free(res);
+	dns_answers_put(q->dns, q->name, q->rrtype, status, records, count, ttl);
 	dns_lookup_finish(q, status, records, count, ttl);
 }
 
@@ -467,14 +482,18 @@ dns_lookup(struct dns *dns, const char *name, int rrtype, dns_lookup_cb *cb, voi
 	dns->queries = q;
 
 	/* Failures from here on drop q without a callback, as dns.h promises. */
+	q->cached = dns_answers_get(dns, name, rrtype, &q->cached_status, &q->cached_records,
+	                            &q->cached_count, &q->cached_ttl);
 	q->timer = evtimer_new(dns->base, dns_on_timeout, q);
 	struct timeval tv = { dns->timeout_ms / 1000, (dns->timeout_ms % 1000) * 1000 };
+	if (q->cached)
+		tv = (struct timeval){ 0, 0 };   /* the answer is here: deliver it from the loop */
 	if (q->timer == NULL || evtimer_add(q->timer, &tv) != 0) {
 		log_warning(NULL, "dns: cannot arm lookup timer");
 		dns_query_drop(q);
 		return NULL;
 	}
-	if (!dns_query_start(q, q->name, rrtype)) {
+	if (!q->cached && !dns_query_start(q, q->name, rrtype)) {
 		dns_query_drop(q);
 		return NULL;
 	}

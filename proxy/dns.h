@@ -77,9 +77,15 @@ typedef void dns_lookup_cb(void *arg, const struct sluice_dns_answer *answer);
  * SLUICE_DNS_A, AAAA, PTR, MX or TXT. The callback never runs inside this call.
  * Returns NULL, and the callback never runs, when the query cannot be made: bad
  * arguments (NULL, empty or overlong name, another type) or failure to start.
- * Answers are not cached here (unbound has its own cache). Cancel with dns_cancel. */
+ * Answers are cached (see dns_lookup_cache_hits). Cancel with dns_cancel. */
 struct dns_query *dns_lookup(struct dns *dns, const char *name, int rrtype, dns_lookup_cb *cb,
                              void *arg);
+
+/* Lookups answered from the loop's own answer cache so far (dns_lookup keeps
+ * OK answers for their TTL, at most an hour, and NXDOMAIN/NODATA at most a
+ * minute, in DNS_ANSWER_ENTRIES direct-mapped slots; the callback still runs
+ * from the loop, never inside dns_lookup). For tests and metrics. */
+uint64_t dns_lookup_cache_hits(const struct dns *dns);
 
 /* Drop a pending query (either kind): its callback will not run. Safe on NULL. */
 void dns_cancel(struct dns_query *q);

@@ -37,6 +37,18 @@ struct dns_cache_entry {
 	uint64_t expires_ms;     /* now_ms() clock */
 };
 
+/* One remembered dns_lookup answer (dns_answers.c). name NULL marks an empty slot. */
+#define DNS_ANSWER_ENTRIES 1024
+struct dns_answer_entry {
+	char *name;
+	int rrtype;
+	enum sluice_async_status status;   /* OK, NXDOMAIN or NODATA */
+	char **records;
+	size_t count;
+	uint32_t ttl;
+	uint64_t expires_ms;
+};
+
 struct dns {
 	struct event_base *base;
 	struct ub_ctx *ctx;
@@ -47,6 +59,8 @@ struct dns {
 	/* Direct-mapped: a colliding address overwrites, which bounds the memory
 	 * without LRU bookkeeping; a miss costs no more than having no cache. */
 	struct dns_cache_entry cache[DNS_CACHE_ENTRIES];
+	struct dns_answer_entry *answers;   /* dns_lookup answers; allocated at first use */
+	uint64_t answer_hits;
 	/* ub_process() runs callbacks while it walks unbound's answer pipe, so the
 	 * context must outlive any dns_free() a callback makes. */
 	int busy;
@@ -68,6 +82,13 @@ struct dns_query {
 	enum dns_stage stage;
 	struct dns_addr addr;
 	int ttl;               /* smallest TTL seen in the answers so far, -1 = none yet */
+	/* A lookup answered from the answer cache: delivered by the timer, from the
+	 * loop, so the callback never runs inside dns_lookup. */
+	int cached;
+	enum sluice_async_status cached_status;
+	char **cached_records;
+	size_t cached_count;
+	uint32_t cached_ttl;
 	char name[DNS_NAME_MAX];
 };
 
@@ -84,6 +105,18 @@ int dns_query_start(struct dns_query *q, const char *qname, int qtype);
 /* Decodes an uncompressed wire-format name into lower-case presentation form
  * without the trailing dot; 0 for anything a hostname cannot hold. */
 int dns_decode_name(const uint8_t *wire, size_t len, char *out, size_t size);
+
+/* dns_answers.c */
+
+/* Remember a lookup's answer (OK for its TTL, at most an hour; NXDOMAIN and
+ * NODATA at most a minute; never TEMPFAIL or TIMEOUT; cache_ttl_max_ms caps). */
+void dns_answers_put(struct dns *dns, const char *name, int rrtype, enum sluice_async_status status,
+                     char *const *records, size_t count, uint32_t ttl);
+/* 1 with a copy of the remembered answer (records: heap strings the caller
+ * frees), 0 when there is none that is still fresh. */
+int dns_answers_get(struct dns *dns, const char *name, int rrtype, enum sluice_async_status *status_r,
+                    char ***records_r, size_t *count_r, uint32_t *ttl_r);
+void dns_answers_free(struct dns *dns);
 
 /* dns_name.c */
 

@@ -985,6 +985,83 @@ START_TEST(test_lookup_counted_servers)
 }
 END_TEST
 
+/* dns_lookup's answer cache: the same name and type again is answered by the
+ * loop itself (still from the loop, never inside dns_lookup), whatever the
+ * spelling; another type is not; failures are not kept; entries expire; a
+ * cached answer cancelled before delivery never calls back (and leaks nothing). */
+START_TEST(test_lookup_answer_cache)
+{
+	static const struct {
+		const char *first, *second;
+		int type2;
+		int hit;
+	} cases[] = {
+		{ "txt.example.test", "txt.example.test", SLUICE_DNS_TXT, 1 },
+		{ "mail.example.test", "MAIL.Example.test.", SLUICE_DNS_A, 1 },
+		{ "nosuch.invalid", "nosuch.invalid", SLUICE_DNS_TXT, 1 },           /* NXDOMAIN */
+		{ "mail.example.test", "mail.example.test", SLUICE_DNS_AAAA, 0 },    /* other type */
+		{ "mail.example.test", "mail6.example.test", SLUICE_DNS_A, 0 },
+	};
+	struct fix f;
+	struct lanswer a, b;
+
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		fix_init(&f, 5000);
+		int type1 = cases[i].type2 == SLUICE_DNS_AAAA && cases[i].hit == 0 ? SLUICE_DNS_A
+		                                                                  : cases[i].type2;
+		run_lookup(&f, cases[i].first, type1, &a);
+		ck_assert_msg(dns_lookup_cache_hits(f.dns) == 0, "%s: a hit on a fresh cache",
+		              cases[i].first);
+		run_lookup(&f, cases[i].second, cases[i].type2, &b);
+		ck_assert_msg(dns_lookup_cache_hits(f.dns) == (uint64_t)cases[i].hit,
+		              "%s after %s: %llu hits, want %d", cases[i].second, cases[i].first,
+		              (unsigned long long)dns_lookup_cache_hits(f.dns), cases[i].hit);
+		if (cases[i].hit) {
+			ck_assert_msg(b.status == a.status && b.count == a.count, "%s: cached answer differs",
+			              cases[i].second);
+			for (size_t j = 0; j < a.count && j < 4; j++)
+				ck_assert_str_eq(b.records[j], a.records[j]);
+		}
+		fix_done(&f);
+	}
+
+	/* TEMPFAIL and TIMEOUT are asked again (to unbound, which has its own
+	 * view of a failing server). */
+	fix_init(&f, 300);
+	f.srv.mode = SERVER_SERVFAIL;
+	run_lookup(&f, "remote.example.com", SLUICE_DNS_TXT, &a);
+	ck_assert_int_eq(a.status, SLUICE_ASYNC_TEMPFAIL);
+	run_lookup(&f, "remote.example.com", SLUICE_DNS_TXT, &a);
+	ck_assert_msg(dns_lookup_cache_hits(f.dns) == 0, "a SERVFAIL was cached");
+	f.srv.mode = SERVER_DROP;
+	run_lookup(&f, "late.example.com", SLUICE_DNS_TXT, &a);
+	ck_assert_int_eq(a.status, SLUICE_ASYNC_TIMEOUT);
+	run_lookup(&f, "late.example.com", SLUICE_DNS_TXT, &a);
+	ck_assert_msg(dns_lookup_cache_hits(f.dns) == 0, "a timeout was cached");
+	fix_done(&f);
+
+	/* Expiry (cache_ttl_max_ms caps every lifetime), and a cancelled hit. */
+	fix_init(&f, 5000);
+	dns_free(&f.dns);
+	f.cache_ttl_max_ms = 150;
+	f.dns = fix_dns(&f, 5000, 1);
+	ck_assert_ptr_nonnull(f.dns);
+	run_lookup(&f, "txt.example.test", SLUICE_DNS_TXT, &a);
+	memset(&b, 0, sizeof(b));
+	b.base = f.base;
+	struct dns_query *q = dns_lookup(f.dns, "txt.example.test", SLUICE_DNS_TXT, lanswer_cb, &b);
+	ck_assert_ptr_nonnull(q);
+	ck_assert_int_eq(dns_lookup_cache_hits(f.dns), 1);
+	dns_cancel(q);
+	loop_for(f.base, 250);
+	ck_assert_msg(b.calls == 0, "a cancelled cached answer called back");
+	run_lookup(&f, "txt.example.test", SLUICE_DNS_TXT, &a);
+	ck_assert_msg(dns_lookup_cache_hits(f.dns) == 1, "an expired answer was used");
+	ck_assert_int_eq(a.status, SLUICE_ASYNC_OK);
+	fix_done(&f);
+}
+END_TEST
+
 START_TEST(test_lookup_cancel)
 {
 	static const enum server_mode modes[] = { SERVER_NXDOMAIN, SERVER_DROP };
@@ -1099,6 +1176,7 @@ dns_suite(void)
 	tcase_add_loop_test(tc, test_lookup_server, 0, (int)ARRAY_LEN(server_cases));
 	tcase_add_test(tc, test_lookup_counted_servers);
 	tcase_add_test(tc, test_lookup_cancel);
+	tcase_add_test(tc, test_lookup_answer_cache);
 	tcase_add_test(tc, test_lookup_bad_arguments);
 	tcase_add_test(tc, test_lookup_many);
 	suite_add_tcase(s, tc);
