@@ -7,8 +7,9 @@ sender-authentication filters lean on (ABI version 2), against the fake backend:
   "auth-results." notes, clauses in the order the notes were set, and none when
   no filter left a result or authserv_id = none;
 - dns_query_wait answers a work function from the loop's resolver
-  (dns_local_data) and times out by itself;
-- message_read gives the message as it will leave, edits included.
+  (dns_local_data) and times out by itself (proxy/host_wait.c);
+- message_read gives the message as it will leave, edits included
+  (proxy/host_wait.c).
 
 The filters are tests/stubs/stub_probe.c and the rules filter, loaded from
 BUILDDIR (exported by make check)."""

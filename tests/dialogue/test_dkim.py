@@ -1,4 +1,5 @@
-"""The dkim filter against the recording fake backend.
+"""The dkim filter (filters/dkim: dkim_filter.c the hooks, dkim_verify.c,
+dkim_sign.c) against the recording fake backend.
 
 Verifying: messages signed by python3-dkim (an independent implementation) with
 keys made by openssl at test time; the key records come from sluiced's

@@ -1,4 +1,5 @@
-/* check_dns.c - dns.c against local data and a loopback UDP server; no real DNS. */
+/* check_dns.c - dns.c, dns_name.c (client names) and dns_answers.c (the lookup
+ * answer cache) against local data and a loopback UDP server; no real DNS. */
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
