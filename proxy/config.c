@@ -114,23 +114,48 @@ backend_add(struct config *cfg, const char *host, const char *port, const struct
 	cfg->backends[i].host = xstrdup(host);
 	cfg->backends[i].port = xstrdup(port);
 	cfg->backends[i].addr = *addr;
+	cfg->backends[i].identity = CONFIG_IDENTITY_AUTO;
 }
 
+/* "HOST:PORT [identity=auto|xclient|xforward|none]" */
 static int
 value_backend(struct load *ld, const char *value)
 {
+	static const char *const identity_words[] = { "auto", "xclient", "xforward", "none", NULL };
 	struct config_addr addr;
-	char host[256];
-	const char *port, *err;
+	char host[256], where[CONFIG_MAX_LINE];
+	const char *port, *err, *opt = NULL;
 	bool bracketed;
+	int identity = CONFIG_IDENTITY_AUTO;
 
-	if (config_addr_split(value, host, sizeof(host), &port, &bracketed, &err) < 0 ||
-	    config_parse_addr(value, 1, &addr, &err) < 0) {
+	strlcpy_s(where, value, sizeof(where));
+	if (strchr(where, ' ') != NULL) {
+		char *sp = strchr(where, ' ');
+		*sp = '\0';
+		for (opt = sp + 1; *opt == ' '; opt++)
+			;
+		if (strncmp(opt, "identity=", 9) != 0) {
+			load_error(ld, ld->lineno, "bad option '%s' for backend: want identity=auto, "
+			           "xclient, xforward or none", opt);
+			return -1;
+		}
+		for (identity = 0; identity_words[identity] != NULL; identity++)
+			if (strcmp(opt + 9, identity_words[identity]) == 0)
+				break;
+		if (identity_words[identity] == NULL) {
+			load_error(ld, ld->lineno, "bad value '%s' for backend identity: want auto, "
+			           "xclient, xforward or none", opt + 9);
+			return -1;
+		}
+	}
+	if (config_addr_split(where, host, sizeof(host), &port, &bracketed, &err) < 0 ||
+	    config_parse_addr(where, 1, &addr, &err) < 0) {
 		load_error(ld, ld->lineno, "bad value '%s' for backend: %s; want HOST:PORT or "
-		           "[IPV6]:PORT", value, err);
+		           "[IPV6]:PORT", where, err);
 		return -1;
 	}
 	backend_add(ld->cfg, host, port, &addr);
+	ld->cfg->backends[ld->cfg->nbackends - 1].identity = identity;
 	return 0;
 }
 

@@ -55,10 +55,20 @@ struct config_tls_pair {
 	unsigned cert_line, key_line;
 };
 
+/* How a backend learns who the real client is (`backend = HOST:PORT identity=...`). */
+enum config_identity {
+	CONFIG_IDENTITY_AUTO = 0, /* XCLIENT if offered (and xclient allows), else XFORWARD
+	                           * if offered (xclient = auto), else nothing */
+	CONFIG_IDENTITY_XCLIENT,  /* XCLIENT, required */
+	CONFIG_IDENTITY_XFORWARD, /* XFORWARD before each MAIL, required */
+	CONFIG_IDENTITY_NONE,     /* neither: the backend sees sluice */
+};
+
 struct config_backend {
 	char *host;               /* as written (IP literal or name) */
 	char *port;
 	struct config_addr addr;  /* resolved once at load time */
+	int identity;             /* enum config_identity */
 };
 
 /* One of a filter's own keys, handed to it at init (loader.c). */

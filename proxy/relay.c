@@ -33,6 +33,7 @@ static const char *const state_names[] = {
 	"closed", "connecting", "greeting", "ehlo", "helo", "starttls", "tls", "xclient", "ehlo2",
 	"ready", "command", "data-cmd", "data-body", "data-end",
 	"env-rset", "env-mail", "env-rcpt",
+	"xforward", "env-xforward",
 };
 
 static const char REPLY_LOST[] = "451 4.4.2 Error: lost connection with backend MTA\r\n";
@@ -46,6 +47,7 @@ static void relay_event_cb(struct bufferevent *bev, short what, void *arg);
 static int relay_sink(void *arg, const char *buf, size_t len);
 static void relay_env_clear(struct relay *r);
 static void relay_env_on_reply(struct relay *r);
+static void relay_xforward_on_reply(struct relay *r);
 
 void
 relay_set_state(struct relay *r, enum relay_state st)
@@ -209,6 +211,7 @@ relay_free(struct relay **rp)
 	relay_id_clear(r);
 	relay_env_clear(r);
 	free(r->env_code);
+	free(r->xfwd_mail);
 	event_free(r->done_ev);
 	free(r->chunk);
 	free(r);
@@ -338,6 +341,10 @@ relay_on_reply(struct relay *r)
 	case R_ENV_MAIL:
 	case R_ENV_RCPT:
 		relay_env_on_reply(r);
+		break;
+	case R_XFORWARD:
+	case R_ENV_XFWD:
+		relay_xforward_on_reply(r);
 		break;
 	case R_COMMAND:
 	case R_DATA_END:
@@ -540,6 +547,48 @@ relay_verb_of(const char *line, size_t len)
 	return RV_OTHER;
 }
 
+/* XFORWARD (Postfix XFORWARD_README) before a MAIL: its attributes last one
+ * transaction, so every MAIL, the envelope's too, gets them again. 0 when
+ * there is nothing to send (the MAIL goes at once). */
+static int
+relay_xforward_start(struct relay *r, enum relay_state st)
+{
+	r->nxfwd = xforward_build(&r->id, r->caps.xforward_attrs, r->xfwd, RELAY_XCLIENT_LINES);
+	if (r->nxfwd == 0)
+		return 0;
+	r->ixfwd = 0;
+	relay_set_state(r, st);
+	relay_timeouts(r, r->cfg->backend_timeout_command);
+	relay_send(r, r->xfwd[0], strlen(r->xfwd[0]));
+	return 1;
+}
+
+static void
+relay_xforward_on_reply(struct relay *r)
+{
+	if (r->rcode / 100 != 2) {
+		log_error(r->sid, "backend %s refused XFORWARD: %.*s (is sluice in its "
+		          "smtpd_authorized_xforward_hosts?)", r->name,
+		          (int)strcspn(r->rbuf, "\r\n"), r->rbuf);
+		relay_set_state(r, R_READY);
+		relay_timeouts(r, 0);
+		relay_finish_local(r, REPLY_UNEXPECTED);
+		return;
+	}
+	if (++r->ixfwd < r->nxfwd) {
+		relay_send(r, r->xfwd[r->ixfwd], strlen(r->xfwd[r->ixfwd]));
+		return;
+	}
+	r->tx_open = 1;
+	if (r->state == R_ENV_XFWD) {
+		relay_set_state(r, R_ENV_MAIL);
+		relay_send(r, r->env_mail, strlen(r->env_mail));
+		return;
+	}
+	relay_set_state(r, R_COMMAND);
+	relay_send(r, r->xfwd_mail, strlen(r->xfwd_mail));
+}
+
 void
 relay_command(struct relay *r, const char *line, size_t len, relay_cb *cb, void *arg)
 {
@@ -550,6 +599,12 @@ relay_command(struct relay *r, const char *line, size_t len, relay_cb *cb, void 
 		return;
 	}
 	r->cmd_verb = r->auth_line ? RV_AUTH : relay_verb_of(line, len);
+	if (r->cmd_verb == RV_MAIL && r->xforward) {
+		free(r->xfwd_mail);
+		r->xfwd_mail = xstrndup(line, len);
+		if (relay_xforward_start(r, R_XFORWARD))
+			return;
+	}
 	if (r->cmd_verb == RV_MAIL)
 		r->tx_open = 1;
 	else if (r->cmd_verb == RV_RSET)
@@ -657,6 +712,8 @@ relay_env_on_reply(struct relay *r)
 			relay_close(r);
 		return;
 	}
+	if (r->state == R_ENV_RSET && r->xforward && relay_xforward_start(r, R_ENV_XFWD))
+		return;
 	if (r->state == R_ENV_RSET) {
 		r->tx_open = 1;
 		relay_set_state(r, R_ENV_MAIL);

@@ -25,6 +25,7 @@ enum relay_state {
 	R_CLOSED, R_CONNECTING, R_GREETING, R_EHLO, R_HELO, R_STARTTLS, R_TLS, R_XCLIENT, R_EHLO2,
 	R_READY, R_COMMAND, R_DATA_CMD, R_DATA_BODY, R_DATA_END,
 	R_ENV_RSET, R_ENV_MAIL, R_ENV_RCPT,
+	R_XFORWARD, R_ENV_XFWD,   /* XFORWARD before a MAIL: a command's, the envelope's */
 };
 
 /* What a relay_command line is, as far as connection reuse cares. */
@@ -89,6 +90,10 @@ struct relay {
 	int no_reuse;             /* relay_mark_no_reuse or a command pooling knows nothing
 	                           * of: for the relay's life, not only this connection's */
 	int xclient_used;         /* this connection carries an XCLIENT identity */
+	int xforward;             /* tell the backend the client with XFORWARD before each MAIL */
+	char xfwd[RELAY_XCLIENT_LINES][SMTP_COMMAND_MAX];
+	size_t nxfwd, ixfwd;
+	char *xfwd_mail;          /* the MAIL line waiting for the XFORWARD replies */
 	int reusing;              /* re-identifying a pooled connection: failures fall back */
 	enum relay_verb cmd_verb; /* of the relay_command outstanding */
 	int auth_line;            /* relay_auth: the line being sent holds credentials */

@@ -131,12 +131,28 @@ relay_build_xclient(struct relay *r)
 	r->ixclient = 0;
 }
 
+/* The backend's `identity=` (auto unless its backend line says otherwise). */
+static int
+relay_identity(const struct relay *r)
+{
+	return r->bidx >= 0 ? r->pool->backends[r->bidx].cfg->identity : CONFIG_IDENTITY_AUTO;
+}
+
 static int
 relay_wants_xclient(const struct relay *r)
 {
-	if (r->probe || r->cfg->xclient == CONFIG_XCLIENT_NO)
+	int id = relay_identity(r);
+
+	if (r->probe || id == CONFIG_IDENTITY_NONE || id == CONFIG_IDENTITY_XFORWARD)
 		return 0;
-	return 1;
+	return id == CONFIG_IDENTITY_XCLIENT || r->cfg->xclient != CONFIG_XCLIENT_NO;
+}
+
+/* XCLIENT must be used: xclient = yes, or identity=xclient on the backend line. */
+static int
+relay_needs_xclient(const struct relay *r)
+{
+	return r->cfg->xclient == CONFIG_XCLIENT_YES || relay_identity(r) == CONFIG_IDENTITY_XCLIENT;
 }
 
 void
@@ -385,6 +401,18 @@ relay_xclient_early(struct relay *r)
 static void
 relay_opened(struct relay *r)
 {
+	int id = relay_identity(r);
+
+	/* Without XCLIENT, XFORWARD tells the backend who the client is, before
+	 * each MAIL: where the backend line asks for it, or (identity auto,
+	 * xclient = auto) where the backend offers it. */
+	r->xforward = !r->probe && !r->xclient_used && (r->caps.caps & SMTP_CAP_XFORWARD) &&
+	              (id == CONFIG_IDENTITY_XFORWARD ||
+	               (id == CONFIG_IDENTITY_AUTO && r->cfg->xclient == CONFIG_XCLIENT_AUTO));
+	if (!r->probe && id == CONFIG_IDENTITY_XFORWARD && !r->xforward) {
+		relay_backend_failed(r, "does not offer XFORWARD (identity=xforward)");
+		return;
+	}
 	r->reusing = 0;
 	backend_mark_up(&r->pool->backends[r->bidx]);
 	relay_set_state(r, R_READY);
@@ -428,8 +456,8 @@ relay_after_caps(struct relay *r, int second)
 		return;
 	}
 	if (!(r->caps.caps & SMTP_CAP_XCLIENT)) {
-		if (r->cfg->xclient == CONFIG_XCLIENT_YES) {
-			relay_backend_failed(r, "does not offer XCLIENT (xclient = yes)");
+		if (relay_needs_xclient(r)) {
+			relay_backend_failed(r, "does not offer XCLIENT (xclient = yes, or identity=xclient)");
 			return;
 		}
 		relay_opened(r);
@@ -498,8 +526,8 @@ relay_open_on_reply(struct relay *r)
 			smtp_caps_init(&r->caps);
 			if (r->tls == 0 && r->cfg->backend_tls == CONFIG_BACKEND_TLS_REQUIRED)
 				relay_backend_failed(r, "refused EHLO, so no STARTTLS (backend_tls = required)");
-			else if (relay_wants_xclient(r) && r->cfg->xclient == CONFIG_XCLIENT_YES)
-				relay_backend_failed(r, "does not offer XCLIENT (xclient = yes)");
+			else if (relay_wants_xclient(r) && relay_needs_xclient(r))
+				relay_backend_failed(r, "does not offer XCLIENT (xclient = yes, or identity=xclient)");
 			else
 				relay_opened(r);
 		} else {

@@ -301,14 +301,15 @@ smtp_caps_add_line(struct smtp_caps *caps, const char *text, size_t len)
 		caps->size = tl > 0 && smtp_decimal_u64(tok, tl, &v) ? v : 0;
 	} else if (bit == SMTP_CAP_AUTH) {
 		caps_set_auth(caps, text, len, i);
-	} else if (bit == SMTP_CAP_XCLIENT) {
+	} else if (bit == SMTP_CAP_XCLIENT || bit == SMTP_CAP_XFORWARD) {
+		unsigned *attrs = bit == SMTP_CAP_XCLIENT ? &caps->xclient_attrs : &caps->xforward_attrs;
 		const char *tok;
 		size_t tl;
 
 		while ((tl = next_token(text, len, &i, &tok)) > 0)
 			for (size_t w = 0; w < ARRAY_LEN(xclient_words); w++)
 				if (smtp_ascii_ieq(tok, tl, xclient_words[w].name))
-					caps->xclient_attrs |= xclient_words[w].bit;
+					*attrs |= xclient_words[w].bit;
 	}
 }
 

@@ -105,6 +105,7 @@ struct smtp_caps {
 	unsigned caps;            /* enum smtp_cap bits */
 	uint64_t size;            /* SIZE argument; 0 = none given or unlimited */
 	unsigned xclient_attrs;   /* enum smtp_xclient_attr bits */
+	unsigned xforward_attrs;  /* the same bits, of XFORWARD's list (NAME ADDR PORT PROTO HELO) */
 	char auth[128];           /* AUTH mechanism list as offered, "" if none */
 };
 

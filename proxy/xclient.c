@@ -8,12 +8,12 @@
 #include "util.h"
 #include "xclient.h"
 
-#define XCLIENT_VERB "XCLIENT"
 #define XCLIENT_LINE_MAX (SMTP_COMMAND_MAX - 2)   /* room for CRLF */
 
-size_t
-xclient_build(const struct client_identity *id, unsigned attrs,
-              char lines[][SMTP_COMMAND_MAX], size_t max_lines)
+/* The lines of verb (XCLIENT or XFORWARD) for the attributes in attrs. */
+static size_t
+identity_build(const char *verb, const struct client_identity *id, unsigned attrs,
+               char lines[][SMTP_COMMAND_MAX], size_t max_lines)
 {
 	static const struct { unsigned bit; const char *key; } order[] = {
 		{ SMTP_XCLIENT_NAME, "NAME" }, { SMTP_XCLIENT_ADDR, "ADDR" },
@@ -51,7 +51,7 @@ xclient_build(const struct client_identity *id, unsigned attrs,
 		if (smtp_xtext_encode(val, sizeof(val), v, strlen(v)) >= sizeof(val))
 			continue;
 		size_t tlen = xsnprintf(tok, sizeof(tok), "%s=%s", order[i].key, val);
-		if (strlen(XCLIENT_VERB) + 1 + tlen > XCLIENT_LINE_MAX)
+		if (strlen(verb) + 1 + tlen > XCLIENT_LINE_MAX)
 			continue;   /* cannot fit even alone */
 		if (len > 0 && len + 1 + tlen > XCLIENT_LINE_MAX) {
 			/* This line is full: start the next one, if there is room. */
@@ -60,10 +60,26 @@ xclient_build(const struct client_identity *id, unsigned attrs,
 			len = 0;
 		}
 		if (len == 0)
-			len = xsnprintf(lines[n], SMTP_COMMAND_MAX, XCLIENT_VERB);
+			len = xsnprintf(lines[n], SMTP_COMMAND_MAX, "%s", verb);
 		len += xsnprintf(lines[n] + len, SMTP_COMMAND_MAX - len, " %s", tok);
 	}
 	return len > 0 ? n + 1 : n;
+}
+
+size_t
+xclient_build(const struct client_identity *id, unsigned attrs,
+              char lines[][SMTP_COMMAND_MAX], size_t max_lines)
+{
+	return identity_build("XCLIENT", id, attrs, lines, max_lines);
+}
+
+size_t
+xforward_build(const struct client_identity *id, unsigned attrs,
+               char lines[][SMTP_COMMAND_MAX], size_t max_lines)
+{
+	attrs &= SMTP_XCLIENT_NAME | SMTP_XCLIENT_ADDR | SMTP_XCLIENT_PORT | SMTP_XCLIENT_PROTO |
+	         SMTP_XCLIENT_HELO;
+	return identity_build("XFORWARD", id, attrs, lines, max_lines);
 }
 
 /* ------------------------------------------------------------ parsing */

@@ -28,6 +28,11 @@ struct client_identity {
 size_t xclient_build(const struct client_identity *id, unsigned attrs,
                      char lines[][SMTP_COMMAND_MAX], size_t max_lines);
 
+/* The same for XFORWARD (Postfix XFORWARD_README), sent before each MAIL: only
+ * NAME ADDR PORT PROTO HELO, as the backend lists them. */
+size_t xforward_build(const struct client_identity *id, unsigned attrs,
+                      char lines[][SMTP_COMMAND_MAX], size_t max_lines);
+
 /* A trusted client's own XCLIENT or XFORWARD arguments, decoded. Attributes
  * not given keep their bit clear in set; a value of [UNAVAILABLE] or
  * [TEMPUNAVAIL] sets the bit in set and in unavailable, with an empty string. */

@@ -155,6 +155,7 @@ class Connection:
         self.commands = []                 # str lines (latin-1), without line end
         self.messages = []                 # [Message]
         self.xclient = []                  # [dict] of each XCLIENT's attributes
+        self.xforward = []                 # [dict] of each XFORWARD's attributes
         self.sent = bytearray()            # every byte the fake sent
         self.done = threading.Event()      # set when the connection is finished
         self._counts = {}                  # verb -> times seen (nth_replies)
@@ -370,13 +371,18 @@ class Connection:
                     c.upper().startswith("EHLO") for c in self.commands[:-1]):
                 # Some servers want EHLO before XCLIENT.
                 self._reply("XCLIENT-EARLY", "503 5.5.1 Error: send EHLO first")
-            elif verb == "XCLIENT":
+            elif verb in ("XCLIENT", "XFORWARD"):
                 attrs = {}
                 for item in arg.split():
                     key, _, value = item.partition("=")
                     attrs[key.upper()] = value
-                self.xclient.append(attrs)
-                self._reply(verb, greeting)
+                if verb == "XCLIENT":
+                    self.xclient.append(attrs)
+                    self._reply(verb, greeting)
+                else:
+                    # Postfix: attributes for the next transaction only.
+                    self.xforward.append(attrs)
+                    self._reply(verb, "250 2.0.0 Ok")
             elif verb == "STARTTLS" and k.get("starttls") and not self.tls:
                 self._starttls()
             elif verb == "MAIL":

@@ -285,6 +285,11 @@ static const struct error_case {
 	  "t.conf:3: duplicate section [listener a] (first on line 1)" },
 	{ "[listener a]\naddress = localhost:25\n", 1, "t.conf:2: bad value 'localhost:25' for address" },
 	{ "[listener a]\naddress = 1.2.3.4\n", 1, "t.conf:2: bad value '1.2.3.4' for address" },
+	/* backend = HOST:PORT identity=... */
+	{ "[sluice]\nbackend = 127.0.0.1:25 identity=maybe\n", 1,
+	  "t.conf:2: bad value 'maybe' for backend identity: want auto, xclient, xforward or none" },
+	{ "[sluice]\nbackend = 127.0.0.1:25 weight=3\n", 1,
+	  "t.conf:2: bad option 'weight=3' for backend" },
 	/* [listener NAME] role, auth, auth_without_tls (RFC 6409: submission
 	 * requires AUTH by default; AUTH only under TLS unless configured) */
 	{ "[listener s]\naddress = 1.2.3.4:587\nrole = submission\n", 1,
@@ -530,6 +535,32 @@ START_TEST(test_listen_order)
 		              (unsigned)l->addr.len);
 	}
 	ck_assert_msg(cfg->nbackends == 1, "got %zu backends, want the default 1", cfg->nbackends);
+	config_free(&cfg);
+	free(msgs);
+}
+END_TEST
+
+/* backend lines: identity= per backend, auto by default. */
+START_TEST(test_backend_identity)
+{
+	static const char text[] =
+		"[sluice]\n"
+		"backend = 127.0.0.1:10025\n"
+		"backend = 127.0.0.1:10026 identity=xforward\n"
+		"backend = [::1]:10027  identity=none\n"
+		"backend = 127.0.0.1:10028 identity=xclient\n";
+	struct config *cfg;
+	char *msgs;
+	int n = load_text(text, &cfg, &msgs);
+
+	ck_assert_msg(n == 0, "errors: %s", msgs);
+	ck_assert_uint_eq(cfg->nbackends, 4);
+	ck_assert_int_eq(cfg->backends[0].identity, CONFIG_IDENTITY_AUTO);
+	ck_assert_int_eq(cfg->backends[1].identity, CONFIG_IDENTITY_XFORWARD);
+	ck_assert_str_eq(cfg->backends[1].port, "10026");
+	ck_assert_int_eq(cfg->backends[2].identity, CONFIG_IDENTITY_NONE);
+	ck_assert_str_eq(cfg->backends[2].port, "10027");
+	ck_assert_int_eq(cfg->backends[3].identity, CONFIG_IDENTITY_XCLIENT);
 	config_free(&cfg);
 	free(msgs);
 }
@@ -1121,6 +1152,7 @@ config_suite(void)
 	tcase_add_test(tc, test_backend_order);
 	tcase_add_test(tc, test_listener_proxy);
 	tcase_add_test(tc, test_listener_auth);
+	tcase_add_test(tc, test_backend_identity);
 	tcase_add_test(tc, test_bom_and_blank);
 	tcase_add_loop_test(tc, test_dns, 0, (int)ARRAY_LEN(dns_cases));
 	tcase_add_test(tc, test_dns_order_local_data);

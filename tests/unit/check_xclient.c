@@ -90,6 +90,27 @@ START_TEST(test_value_too_long_left_out)
 }
 END_TEST
 
+/* XFORWARD (Postfix XFORWARD_README): the same attributes in the same form, but
+ * never LOGIN (not an XFORWARD attribute), and only those the backend lists. */
+START_TEST(test_xforward_lines)
+{
+	char lines[XCLIENT_LINES_MAX][SMTP_COMMAND_MAX];
+	struct client_identity id = { "mail.example.org", "2001:db8::7", 1, 2525, 1, "h.example.org",
+	                              "alice" };
+	size_t n = xforward_build(&id, SMTP_XCLIENT_NAME | SMTP_XCLIENT_ADDR | SMTP_XCLIENT_PORT |
+	                          SMTP_XCLIENT_PROTO | SMTP_XCLIENT_HELO | SMTP_XCLIENT_LOGIN,
+	                          lines, XCLIENT_LINES_MAX);
+
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(lines[0], "XFORWARD NAME=mail.example.org ADDR=IPV6:2001:db8::7 PORT=2525 "
+	                 "PROTO=ESMTP HELO=h.example.org");
+	n = xforward_build(&id, SMTP_XCLIENT_ADDR, lines, XCLIENT_LINES_MAX);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(lines[0], "XFORWARD ADDR=IPV6:2001:db8::7");
+	ck_assert_uint_eq(xforward_build(&id, SMTP_XCLIENT_LOGIN, lines, XCLIENT_LINES_MAX), 0);
+}
+END_TEST
+
 /* ---- a trusted client's own XCLIENT / XFORWARD (Postfix XCLIENT_README:
  * attribute=xtext, [UNAVAILABLE] and [TEMPUNAVAIL], IPV6: prefix). */
 static const struct {
@@ -162,6 +183,7 @@ main(void)
 	tcase_add_test(tc, test_long_values_split);
 	tcase_add_test(tc, test_value_too_long_left_out);
 	tcase_add_loop_test(tc, test_parse, 0, sizeof(parse_cases) / sizeof(parse_cases[0]));
+	tcase_add_test(tc, test_xforward_lines);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_ENV);
