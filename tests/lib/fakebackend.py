@@ -53,6 +53,10 @@ per_conn={n: {knob: value}}, connections numbered from 1 in accept order):
     starttls_inject=b"..." sent in the same write as the 220 to STARTTLS (a
                            man in the middle's injection)
     starttls_close=True    after the 220 to STARTTLS, close instead of TLS
+    auth={"alice": "secret"}  answer AUTH PLAIN and AUTH LOGIN (offer them with
+                           caps=[..., "AUTH PLAIN LOGIN"]) against these users:
+                           235, 535 5.7.8, or 501 5.7.0 for a "*" response;
+                           conn.auth records (mechanism, user, result) tuples
 
 The knobs are copied when a connection is accepted: changing fb.knobs (say,
 fb.knobs["greeting"] = "421 ...") affects later connections only.
@@ -63,6 +67,7 @@ closed_port() gives a ClosedPort: a bound, non-listening socket (connections
 to it are refused) that holds the port until .close().
 """
 
+import base64
 import itertools
 import re
 import socket
@@ -136,6 +141,10 @@ class Message:
         return "<Message %s %s %d octets>" % (self.kind, self.qid, len(self.raw))
 
 
+class _Cancel(Exception):
+    pass
+
+
 class _Closed(Exception):
     pass
 
@@ -156,6 +165,7 @@ class Connection:
         self.messages = []                 # [Message]
         self.xclient = []                  # [dict] of each XCLIENT's attributes
         self.xforward = []                 # [dict] of each XFORWARD's attributes
+        self.auth = []                     # (mechanism, user, result) of each AUTH
         self.sent = bytearray()            # every byte the fake sent
         self.done = threading.Event()      # set when the connection is finished
         self._counts = {}                  # verb -> times seen (nth_replies)
@@ -272,6 +282,49 @@ class Connection:
             if self._stop.is_set():
                 raise _Closed()
 
+    def _auth_response(self, challenge):
+        """Send a 334 challenge, read the client's line; None when it cancels."""
+        self._reply("AUTH-334", "334 " + challenge)
+        line = self._readline().rstrip(b"\r\n").decode("latin-1")
+        self.commands.append("(AUTH response)")
+        return None if line == "*" else line
+
+    def _auth(self, arg):
+        """AUTH PLAIN [ir] or AUTH LOGIN, checked against knobs["auth"]."""
+        users = self.knobs["auth"]
+        mech, _, ir = arg.partition(" ")
+        mech = mech.upper()
+        try:
+            if mech == "PLAIN":
+                resp = ir if ir else self._auth_response("")
+                if resp is None:
+                    raise _Cancel()
+                parts = base64.b64decode(resp).split(b"\0")
+                user, password = parts[1].decode(), parts[2].decode()
+            elif mech == "LOGIN":
+                u = self._auth_response("VXNlcm5hbWU6")
+                if u is None:
+                    raise _Cancel()
+                p = self._auth_response("UGFzc3dvcmQ6")
+                if p is None:
+                    raise _Cancel()
+                user, password = base64.b64decode(u).decode(), base64.b64decode(p).decode()
+            else:
+                self._reply("AUTH", "504 5.5.4 Unrecognized authentication type")
+                return
+        except _Cancel:
+            self.auth.append((mech, None, "cancelled"))
+            self._reply("AUTH", "501 5.7.0 Authentication aborted")
+            return
+        except (ValueError, IndexError):
+            self.auth.append((mech, None, "malformed"))
+            self._reply("AUTH", "501 5.5.2 Cannot decode response")
+            return
+        ok = users.get(user) == password
+        self.auth.append((mech, user, "ok" if ok else "failed"))
+        self._reply("AUTH", "235 2.7.0 Authentication successful" if ok
+                    else "535 5.7.8 Error: authentication failed: authentication failure")
+
     def _reply(self, verb, default):
         """Apply delay / close_after / replies / extra for verb, sending default
         unless a reply is configured. Returns the reply actually sent."""
@@ -383,6 +436,8 @@ class Connection:
                     # Postfix: attributes for the next transaction only.
                     self.xforward.append(attrs)
                     self._reply(verb, "250 2.0.0 Ok")
+            elif verb == "AUTH" and k.get("auth") is not None:
+                self._auth(arg)
             elif verb == "STARTTLS" and k.get("starttls") and not self.tls:
                 self._starttls()
             elif verb == "MAIL":
