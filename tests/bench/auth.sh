@@ -18,6 +18,7 @@
 
 set -u
 set -o pipefail
+. "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 
 SLUICED=${SLUICED:-./sluiced}
 FILTER_DIR=${FILTER_DIR:-$(dirname "$SLUICED")/filters}   # NAME/.libs/NAME.so below it
@@ -37,8 +38,6 @@ CC=${CC:-cc}
 SMTP_SINK=${SMTP_SINK:-$(command -v smtp-sink || echo /usr/sbin/smtp-sink)}
 HERE=$(cd "$(dirname "$0")" && pwd)
 
-die() { echo "bench: $*" >&2; exit 1; }
-
 [ -x "$SLUICED" ] || die "no sluiced at '$SLUICED' (build it, or set SLUICED=path)"
 [ -x "$SMTP_SINK" ] || die "smtp-sink not found (Postfix's test tools)"
 for f in spf dkim dmarc; do
@@ -55,13 +54,6 @@ WORK=$(cd "$WORK" && pwd)
 PIDS=()            # everything started, stopped by pid on exit
 SAMPLER_PID=
 
-stop_pid() {   # PID: TERM, bounded wait (5 s), then KILL that one pid
-	local pid=$1
-	kill -TERM "$pid" 2>/dev/null
-	for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-	kill -KILL "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
-}
 cleanup() {
 	local pid
 	for pid in $SAMPLER_PID "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
@@ -74,37 +66,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-now_ns() { date +%s%N; }
-
-# wait_banner PORT SECONDS [PROXY]: true once 127.0.0.1:PORT says 220 (after a
-# PROXY v1 header naming CLIENT_IP if PROXY is given).
-wait_banner() {
-	local port=$1 end=$(( $(date +%s) + $2 )) hdr=
-	[ -n "${3:-}" ] && hdr="PROXY TCP4 $CLIENT_IP 127.0.0.1 40000 $port\r\n"
-	while [ "$(date +%s)" -lt "$end" ]; do
-		if timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port && printf '$hdr' >&3 && head -c 3 <&3" \
-			2>/dev/null | grep -q '^220'; then
-			return 0
-		fi
-		sleep 0.1
-	done
-	return 1
-}
-
-status_kb() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null; }
-HWM_RESETS=yes
-reset_hwm() { echo 5 2>/dev/null >"/proc/$1/clear_refs" || HWM_RESETS=no; }
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-mib() { awk -v k="${1:-0}" 'BEGIN { printf "%.1f", k / 1024 }'; }
-max() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { print (a + 0 > b + 0 ? a : b) }'; }
-rate() { awk -v m="$1" -v t="$2" 'BEGIN { printf "%.1f", m / t }'; }
-CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
-cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $12 + $13 }'; }
 
 alive() {   # NAME PID
 	kill -0 "$2" 2>/dev/null || die "sluiced ($1, pid $2) died; log: $WORK/$1/log
@@ -258,7 +219,7 @@ EOF
 	"$SLUICED" -f -c "$WORK/$name/sluice.conf" >"$WORK/$name/log" 2>&1 &
 	pid=$!
 	PIDS+=($pid)
-	wait_banner "$port" 15 proxy || die "sluiced ($name) did not start: $(tail -20 "$WORK/$name/log")"
+	wait_banner "$port" 15 "$CLIENT_IP" || die "sluiced ($name) did not start: $(tail -20 "$WORK/$name/log")"
 	printf -v "PORT_$name" '%s' "$port"
 	printf -v "PID_$name" '%s' "$pid"
 }

@@ -9,6 +9,7 @@
 #     N=10 CONC=10 RUNS=3 tests/bench/filters.sh
 set -u
 set -o pipefail
+. "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 
 SLUICED=${SLUICED:-./sluiced}
 FILTER=${FILTER:-$(dirname "$SLUICED")/filters/example/.libs/example.so}
@@ -21,7 +22,6 @@ WORKERS=${WORKERS:-auto}
 SMTP_SOURCE=${SMTP_SOURCE:-$(command -v smtp-source || echo /usr/sbin/smtp-source)}
 SMTP_SINK=${SMTP_SINK:-$(command -v smtp-sink || echo /usr/sbin/smtp-sink)}
 
-die() { echo "bench: $*" >&2; exit 1; }
 [ -x "$SLUICED" ] || die "no sluiced at '$SLUICED'"
 [ -f "$FILTER" ] || die "no filter at '$FILTER' (set FILTER=path.so)"
 
@@ -31,17 +31,6 @@ cleanup() { for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
             for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done; rm -rf "$WORK"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_banner() {
-	local end=$(( $(date +%s) + 15 ))
-	while [ "$(date +%s)" -lt "$end" ]; do
-		timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1 && head -c 3 <&3" 2>/dev/null | grep -q '^220' && return 0
-		sleep 0.1
-	done
-	return 1
-}
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 SINK=$(free_port)
 "$SMTP_SINK" $([ "$(id -u)" = 0 ] && echo "-u nobody") -4 -m 2000 "127.0.0.1:$SINK" 1000 >"$WORK/sink.log" 2>&1 &

@@ -14,6 +14,7 @@
 
 set -u
 set -o pipefail
+. "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 
 SLUICED=${SLUICED:-./sluiced}
 RUNS=${RUNS:-3}                      # runs per row and per path (plain, STARTTLS)
@@ -34,8 +35,6 @@ CC=${CC:-cc}
 SMTP_SINK=${SMTP_SINK:-$(command -v smtp-sink || echo /usr/sbin/smtp-sink)}
 SMTP_SOURCE=${SMTP_SOURCE:-$(command -v smtp-source || echo /usr/sbin/smtp-source)}
 HERE=$(cd "$(dirname "$0")" && pwd)
-
-die() { echo "bench: $*" >&2; exit 1; }
 
 [ -x "$SLUICED" ] || die "no sluiced at '$SLUICED' (build it, or set SLUICED=path)"
 [ -x "$SMTP_SINK" ] || die "smtp-sink not found (Postfix's test tools)"
@@ -59,12 +58,7 @@ cleanup() {
 	for pid in $SAMPLER_PID $SLUICED_PID $SINK_PID; do
 		kill -TERM "$pid" 2>/dev/null
 	done
-	for pid in $SAMPLER_PID $SLUICED_PID $SINK_PID; do
-		# bounded wait (5 s), then KILL that one pid
-		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	done
+	for pid in $SAMPLER_PID $SLUICED_PID $SINK_PID; do stop_pid "$pid"; done
 	if [ -n "${KEEP:-}" ]; then
 		echo "bench: logs kept in $WORK" >&2
 	else
@@ -74,48 +68,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-now_ns() { date +%s%N; }
-
-# wait_banner PORT SECONDS: true once something on 127.0.0.1:PORT says 220.
-wait_banner() {
-	local port=$1 end=$(( $(date +%s) + $2 ))
-	while [ "$(date +%s)" -lt "$end" ]; do
-		if timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port && head -c 3 <&3" 2>/dev/null \
-			| grep -q '^220'; then
-			return 0
-		fi
-		sleep 0.1
-	done
-	return 1
-}
-
-# status_kb PID FIELD: a /proc/PID/status field (VmRSS, VmHWM) in kB.
-status_kb() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null; }
-
-# Reset VmHWM to the current RSS (Linux >= 4.0: "5" in clear_refs). Root only;
-# if it fails, VmHWM stays the peak since sluiced started, and the output says so.
-HWM_RESETS=yes
-reset_hwm() { echo 5 2>/dev/null >"/proc/$SLUICED_PID/clear_refs" || HWM_RESETS=no; }
-
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-
-mib() { awk -v k="${1:-0}" 'BEGIN { printf "%.1f", k / 1024 }'; }
-
-max() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { print (a + 0 > b + 0 ? a : b) }'; }
-
 alive() { kill -0 "$SLUICED_PID" 2>/dev/null || die "sluiced (pid $SLUICED_PID) died; log: $WORK/sluiced.log
 $(tail -20 "$WORK/sluiced.log")"; }
-
-# cpu_ticks PID: user + system CPU time of PID so far, in clock ticks.
-CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
-cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $12 + $13 }'; }
-
-# rate COUNT SECONDS: messages per second, one decimal.
-rate() { awk -v m="$1" -v t="$2" 'BEGIN { printf "%.1f", m / t }'; }
 
 # run_load PORT COUNT [smtpload options...]: one smtpload run; prints elapsed
 # wall seconds, or FAIL (the reasons go to $WORK/errors). The "tls:" line of
@@ -246,7 +200,7 @@ SAMPLER_PID=$!
 
 # before_run / after_run: VmHWM and the sampler start over before each run, and
 # are read right after it, so a row's peak covers only its TLS runs.
-before_run() { alive; reset_hwm; touch "$WORK/rss_reset"; sleep 0.3; }
+before_run() { alive; reset_hwm "$SLUICED_PID"; touch "$WORK/rss_reset"; sleep 0.3; }
 after_run() { HWM_LAST=$(status_kb "$SLUICED_PID" VmHWM); RSS_LAST=$(cat "$WORK/rss_max"); }
 
 echo "sluiced $SLUICED (pid $SLUICED_PID, workers=$WORKERS), listener 127.0.0.1:$SLUICE_PORT (tls = optional) -> smtp-sink 127.0.0.1:$SINK_PORT"
