@@ -14,6 +14,7 @@
 #include "auth.h"
 #include "backend.h"
 #include "chain.h"
+#include "commands.h"
 #include "config.h"
 #include "log.h"
 #include "relay.h"
@@ -328,14 +329,7 @@ auth_start(struct session *s)
 		s->relay = relay_new(s->w->base, s->w->srv->pool, s->cfg, s->sid);
 	relay_mark_no_reuse(s->relay);
 	if (!relay_is_open(s->relay)) {
-		struct client_identity id = {
-			.helo = s->helo,
-			.name = s->name_status == DNS_STATUS_OK ? s->name :
-			        s->name_status == DNS_STATUS_TEMPFAIL ? "[TEMPUNAVAIL]" : "[UNAVAILABLE]",
-			.addr = s->addr, .ipv6 = s->ipv6, .port = s->port, .esmtp = s->esmtp,
-		};
-		s->backend_dirty = 0;
-		relay_open(s->relay, &id, auth_relay_ready, s);
+		commands_relay_open(s, auth_relay_ready);
 		return;
 	}
 	auth_forward(s, s->line, s->line_len);

@@ -323,18 +323,27 @@ cmd_mail_done(struct session *s, const struct chain_result *res)
 	if (s->relay == NULL)
 		s->relay = relay_new(s->w->base, s->w->srv->pool, s->cfg, s->sid);
 	if (!relay_is_open(s->relay)) {
-		struct client_identity id = {
-			.helo = s->helo,
-			.name = s->name_status == DNS_STATUS_OK ? s->name :
-			        s->name_status == DNS_STATUS_TEMPFAIL ? "[TEMPUNAVAIL]" : "[UNAVAILABLE]",
-			.addr = s->addr, .ipv6 = s->ipv6, .port = s->port, .esmtp = s->esmtp,
-			.login = s->login[0] ? s->login : NULL,
-		};
-		s->backend_dirty = 0;
-		relay_open(s->relay, &id, mail_relay_ready, s);
+		commands_relay_open(s, mail_relay_ready);
 		return;
 	}
 	mail_relay_ready(s, &(struct relay_reply){ .code = 250 });
+}
+
+void
+commands_relay_open(struct session *s, relay_cb *cb)
+{
+	struct client_identity id = {
+		.helo = s->helo,
+		.name = s->name_status == DNS_STATUS_OK ? s->name :
+		        s->name_status == DNS_STATUS_TEMPFAIL ? "[TEMPUNAVAIL]" : "[UNAVAILABLE]",
+		.addr = s->addr, .ipv6 = s->ipv6, .port = s->port, .esmtp = s->esmtp,
+		.login = s->login[0] ? s->login : NULL,
+	};
+
+	if (s->relay == NULL)
+		s->relay = relay_new(s->w->base, s->w->srv->pool, s->cfg, s->sid);
+	s->backend_dirty = 0;
+	relay_open(s->relay, &id, cb, s);
 }
 
 static void

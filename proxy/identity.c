@@ -100,8 +100,12 @@ identity_command(struct session *s)
 	if (xforward) {
 		/* For what follows: Received, logs, filters' lookups, the backend leg.
 		 * The connect and helo hooks already ran and are not run again. */
-		if (name != NULL && name != s->name)
+		if (name == NULL)
+			name = "unknown";   /* a new address, no name: not looked up here */
+		if (name != s->name) {
 			strlcpy_s(s->name, name, sizeof(s->name));
+			s->name_status = strcmp(name, "unknown") != 0 ? DNS_STATUS_OK : DNS_STATUS_NONE;
+		}
 		session_reply(s, "250 2.0.0 Ok");
 		session_done(s);
 		return;

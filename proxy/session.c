@@ -342,7 +342,7 @@ session_begin(struct session *s, const char *name)
 	timer_arm(s, s->cfg->timeout_command);
 	strlcpy_s(s->name, "unknown", sizeof(s->name));
 	if (name != NULL) {
-		session_dns_cb(s, DNS_STATUS_OK, name);
+		session_dns_cb(s, strcmp(name, "unknown") != 0 ? DNS_STATUS_OK : DNS_STATUS_NONE, name);
 	} else if (s->w->dns != NULL) {
 		s->dns_pending = 1;
 		struct dns_query *q = dns_client_name(s->w->dns, (const struct sockaddr *)&s->peer,

@@ -102,6 +102,7 @@ class TestTrusted(IdentityCase):
         msg = self.mail(c)
         x = self.fb.conns()[-1].xclient[-1]
         self.assertEqual(x.get("ADDR"), "IPV6:2001:db8::25", x)
+        self.assertEqual(x.get("NAME"), "[UNAVAILABLE]", x)    # not sluice's "unknown"
         split_received(msg.raw, helo="v6.example.org", addr="IPv6:2001:db8::25", rcpt="b@example.com")
 
     def test_connect_filters_see_the_named_client(self):

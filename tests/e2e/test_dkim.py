@@ -20,7 +20,6 @@ import shutil
 import smtplib
 import sys
 import tempfile
-import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
@@ -110,15 +109,10 @@ class DkimE2E(unittest.TestCase):
             shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def setUp(self):
-        deadline = time.monotonic() + 30
-        while not self.pf.queue_empty() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        self.pf.clear()
+        self.pf.fresh()
 
     def diag(self):
-        return ("\n--- postfix maillog (tail) ---\n" + "\n".join(self.pf.log().splitlines()[-30:])
-                + "\n--- sluiced log (tail) ---\n"
-                + "\n".join(self.sluiced.log.splitlines()[-30:]))
+        return self.pf.diag(self.sluiced.log)
 
     def send(self, port, sender, msg):
         with smtplib.SMTP("127.0.0.1", port, "client.example", timeout=60) as s:

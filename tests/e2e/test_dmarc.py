@@ -17,7 +17,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
@@ -109,15 +108,10 @@ class DmarcE2E(unittest.TestCase):
             shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def setUp(self):
-        deadline = time.monotonic() + 30
-        while not self.pf.queue_empty() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        self.pf.clear()
+        self.pf.fresh()
 
     def diag(self):
-        return ("\n--- postfix maillog (tail) ---\n" + "\n".join(self.pf.log().splitlines()[-30:])
-                + "\n--- sluiced log (tail) ---\n"
-                + "\n".join(self.sluiced.log.splitlines()[-30:]))
+        return self.pf.diag(self.sluiced.log)
 
     def test_a_failing_p_reject_never_reaches_postfix(self):
         """SPF passes for other.test, which is not aligned with reject.test."""

@@ -20,7 +20,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
@@ -91,10 +90,7 @@ class PoolE2ECase(unittest.TestCase):
             shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def setUp(self):
-        deadline = time.monotonic() + 30
-        while not self.pf.queue_empty() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        self.pf.clear()
+        self.pf.fresh()
 
     def diag(self):
         log = self.sluiced.log if self.sluiced is not None else ""

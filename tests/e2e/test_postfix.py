@@ -172,15 +172,11 @@ class PostfixE2E(unittest.TestCase):
         if os.geteuid() != 0:
             self.skipTest("needs root")
         # Let the previous test's deliveries finish, then start from empty.
-        deadline = time.monotonic() + 30
-        while not self.pf.queue_empty() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        self.pf.clear()
+        self.pf.fresh()
 
     def diag(self):
         """Logs for a failure message."""
-        return ("\n--- postfix maillog (tail) ---\n" + "\n".join(self.pf.log().splitlines()[-40:])
-                + "\n--- sluiced log (tail) ---\n" + "\n".join(sluiced_log(self.sluiced).splitlines()[-40:]))
+        return self.pf.diag(sluiced_log(self.sluiced), lines=40)
 
     def send_data(self, data, *extra, rcpt=RCPT, port=None):
         """Send a complete message (bytes ending in CRLF) with swaks, through

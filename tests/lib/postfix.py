@@ -301,6 +301,20 @@ class Postfix:
 
     # -- what happened -----------------------------------------------------
 
+    def fresh(self, timeout=30):
+        """Let earlier deliveries finish (bounded), then forget what was
+        captured: the start of each test."""
+        deadline = time.monotonic() + timeout
+        while not self.queue_empty() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.clear()
+
+    def diag(self, sluiced_log="", lines=30):
+        """The tails of this instance's maillog and of a sluiced log, for a
+        failure message."""
+        return ("\n--- postfix maillog (tail) ---\n" + "\n".join(self.log().splitlines()[-lines:])
+                + "\n--- sluiced log (tail) ---\n" + "\n".join(sluiced_log.splitlines()[-lines:]))
+
     def captured(self):
         """Messages delivered so far, as bytes, oldest first."""
         if not self.base:
